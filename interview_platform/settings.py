@@ -208,9 +208,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimum=5)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", 180, minimum=10)
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Task modules outside the apps' ``tasks.py`` (which are discovered automatically).
+CELERY_IMPORTS = ["attempts.webhooks"]
 CELERY_TASK_ROUTES = {
     "attempts.tasks.grade_attempt": {"queue": "grading"},
-    "attempts.tasks.regrade_attempt": {"queue": "grading"},
+    "questions.tasks.regrade_attempt": {"queue": "grading"},
 }
 CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", True)
 CELERY_TASK_SEND_SENT_EVENT = True
@@ -222,7 +224,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("GRADING_SWEEP_INTERVAL_SECONDS", 60.0, minimum=1),
     },
     "retry-webhook-deliveries": {
-        "task": "attempts.tasks.webhook_deliveries_retry_due",
+        "task": "attempts.webhooks.webhook_deliveries_retry_due",
         "schedule": 60.0,
     },
 }
