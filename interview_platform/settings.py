@@ -249,6 +249,8 @@ ANSWER_MAX_CHARS = 20_000
 # --- Webhooks -------------------------------------------------------------------------
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+# First retry delay; each further retry doubles it (capped at six hours).
+WEBHOOK_RETRY_BACKOFF_SECONDS = env.float("WEBHOOK_RETRY_BACKOFF_SECONDS", 30.0, minimum=0)
 # Allow delivery to loopback and private addresses (development and tests only).
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", not PRODUCTION)
 
