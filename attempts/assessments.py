@@ -349,8 +349,6 @@ def invitation_submit(*, invitation: Invitation, request_id: str = "", now: date
     4. With nothing to grade the invitation is completed at once.
     A submit after the deadline is accepted: the drafts were saved in time.
     """
-    from attempts import services as attempt_services
-
     now = now or timezone.now()
     with transaction.atomic():
         locked = _refresh_locked(invitation)
@@ -368,6 +366,8 @@ def invitation_submit(*, invitation: Invitation, request_id: str = "", now: date
             )
         if locked.status == Invitation.Status.REVOKED:
             raise ServiceError(_("This invitation has been withdrawn."), code="revoked")
+        from attempts import services as attempt_services  # the grading area's module
+
         drafts = locked.draft_answers or {}
         submitted = 0
         for question_id in _assessment_question_ids(locked.assessment):

@@ -18,6 +18,7 @@ from attempts.models import (
     WebhookEndpoint,
 )
 from attempts.selectors import attempt_current_grade
+from interview_platform.api.fields import StrictCharField
 
 # --- Grades and attempts -------------------------------------------------------------
 
@@ -146,12 +147,12 @@ class AttemptSerializer(serializers.ModelSerializer):
 
 class AttemptCreateSerializer(serializers.Serializer):
     question = serializers.IntegerField(min_value=1, help_text="The question's id.")
-    answer = serializers.CharField(max_length=settings.ANSWER_MAX_CHARS, help_text="Free text, 1–20,000 characters.")
+    answer = StrictCharField(max_length=settings.ANSWER_MAX_CHARS, help_text="Free text, 1–20,000 characters.")
     time_spent_s = serializers.IntegerField(min_value=0, max_value=24 * 3600, required=False, allow_null=True)
 
 
 class AttemptRetrySerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    reason = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class ReviewDueSerializer(serializers.ModelSerializer):
@@ -208,8 +209,8 @@ class AssessmentSerializer(serializers.ModelSerializer):
 
 
 class AssessmentCreateSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
-    description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    title = StrictCharField(max_length=200)
+    description = StrictCharField(max_length=5000, required=False, allow_blank=True, default="")
     question_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), min_length=1, max_length=100, help_text="In the order asked."
     )
@@ -335,17 +336,17 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
 
 
 class WebhookEndpointCreateSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=500)
+    url = StrictCharField(max_length=500)
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=WebhookEndpoint.Event.choices),
         required=False,
         default=list,
         max_length=10,
     )
-    secret = serializers.CharField(
+    secret = StrictCharField(
         min_length=16, max_length=128, required=False, help_text="Your own signing secret; generated when omitted."
     )
-    description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    description = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):
@@ -398,7 +399,7 @@ class TakeSerializer(serializers.Serializer):
 
 class TakeAnswerSerializer(serializers.Serializer):
     question = serializers.IntegerField(min_value=1)
-    answer = serializers.CharField(
+    answer = StrictCharField(
         max_length=settings.ANSWER_MAX_CHARS, allow_blank=True, trim_whitespace=False, help_text="Empty clears it."
     )
 

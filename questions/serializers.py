@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from interview_platform.api.fields import StrictCharField
 from questions.models import Erratum, Question, ReferenceAnswerVersion, Tag, Topic
 from questions.selectors import question_published_version
 
@@ -134,28 +135,28 @@ class VersionCreateSerializer(serializers.Serializer):
         help_text="The number of the latest version you edited (null or 0 for a question without versions). "
         "A stale number answers 409 with the current number.",
     )
-    body = serializers.CharField(max_length=50_000)
-    key_points = serializers.ListField(child=serializers.CharField(max_length=500), min_length=1, max_length=30)
+    body = StrictCharField(max_length=50_000)
+    key_points = serializers.ListField(child=StrictCharField(max_length=500), min_length=1, max_length=30)
     misconceptions = serializers.ListField(
-        child=serializers.CharField(max_length=500), required=False, default=list, max_length=30
+        child=StrictCharField(max_length=500), required=False, default=list, max_length=30
     )
-    change_note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    change_note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
     submit = serializers.BooleanField(
         required=False, default=False, help_text="Submit for review at once (a draft otherwise)."
     )
 
 
 class VersionRejectSerializer(serializers.Serializer):
-    comment = serializers.CharField(max_length=2000)
+    comment = StrictCharField(max_length=2000)
 
 
 class VersionApproveSerializer(serializers.Serializer):
-    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    comment = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class ErratumCreateSerializer(serializers.Serializer):
-    quote = serializers.CharField(max_length=2000, help_text="The claim in the reference answer that is wrong.")
-    explanation = serializers.CharField(max_length=5000, help_text="Why it is wrong.")
+    quote = StrictCharField(max_length=2000, help_text="The claim in the reference answer that is wrong.")
+    explanation = StrictCharField(max_length=5000, help_text="Why it is wrong.")
     severity = serializers.ChoiceField(choices=Erratum.Severity.choices, default=Erratum.Severity.MAJOR)
 
 
