@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
@@ -24,11 +25,13 @@ from questions.models import Erratum, Question, ReferenceAnswerVersion, Topic
 from questions.selectors import question_get, question_list, topic_list
 from questions.serializers import (
     ErratumCreateSerializer,
+    ErratumResolveSerializer,
     ErratumSerializer,
     QuestionDetailSerializer,
     QuestionSerializer,
     TopicSerializer,
     VersionApproveSerializer,
+    VersionContentSerializer,
     VersionCreateSerializer,
     VersionRejectSerializer,
     VersionSerializer,
@@ -149,26 +152,40 @@ class QuestionVersionListApi(generics.ListCreateAPIView):
         serializer = VersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        version = services.reference_version_create(
-            question=question,
-            author=request.user,
-            base_version=data["base_version"] or None,
-            body=data["body"],
-            key_points=data["key_points"],
-            misconceptions=data["misconceptions"],
-            change_note=data["change_note"],
-        )
-        if data["submit"]:
-            version = services.reference_version_submit(version=version, actor=request.user)
+        with transaction.atomic():  # "create and submit" happens entirely or not at all
+            version = services.reference_version_create(
+                question=question,
+                author=request.user,
+                base_version=data["base_version"] or None,
+                body=data["body"],
+                key_points=data["key_points"],
+                misconceptions=data["misconceptions"],
+                change_note=data["change_note"],
+            )
+            if data["submit"]:
+                version = services.reference_version_submit(version=version, actor=request.user)
         return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
-class VersionDetailApi(generics.RetrieveAPIView):
+class VersionDetailApi(APIView):
     permission_classes = [IsExpert]
-    serializer_class = VersionSerializer
 
-    def get_queryset(self) -> QuerySet[ReferenceAnswerVersion]:
-        return _version_queryset()
+    @extend_schema(operation_id="versions_retrieve", responses={200: VersionSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(VersionSerializer(get_object_or_404(_version_queryset(), pk=pk)).data)
+
+    @extend_schema(operation_id="versions_update", request=VersionContentSerializer, responses={200: VersionSerializer})
+    def put(self, request: Request, pk: int) -> Response:
+        """Change a draft (its author only); a submitted version is frozen."""
+        from questions import services
+
+        version = get_object_or_404(_version_queryset(), pk=pk)
+        serializer = VersionContentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = services.reference_version_update_draft(
+            version=version, actor=request.user, **serializer.validated_data
+        )
+        return Response(VersionSerializer(get_object_or_404(_version_queryset(), pk=version.pk)).data)
 
 
 class _VersionActionApi(APIView):
@@ -276,9 +293,30 @@ class ErratumListApi(generics.ListAPIView):
     ordering_fields = ["created_at", "severity", "status"]
 
     def get_queryset(self) -> QuerySet[Erratum]:
-        queryset = Erratum.objects.select_related("question", "version", "fixed_in", "reporter").order_by(
-            "-created_at", "-id"
-        )
+        from questions.services import erratum_list_for_reporter
+
         if is_expert(self.request.user):
-            return queryset
-        return queryset.filter(reporter=self.request.user)
+            return Erratum.objects.select_related("question", "version", "fixed_in", "reporter").order_by(
+                "-created_at", "-id"
+            )
+        return erratum_list_for_reporter(user=self.request.user).select_related("reporter")
+
+
+class ErratumResolveApi(APIView):
+    """Experts close a report: fixed by a version, or rejected with a note the reporter reads."""
+
+    permission_classes = [IsExpert]
+
+    @extend_schema(operation_id="errata_resolve", request=ErratumResolveSerializer, responses={200: ErratumSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        from questions.services import erratum_resolve
+
+        erratum = get_object_or_404(Erratum, pk=pk)
+        serializer = ErratumResolveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        erratum = erratum_resolve(
+            erratum=erratum, actor=request.user, status=data["status"], fixed_in=data.get("fixed_in"), note=data["note"]
+        )
+        erratum = Erratum.objects.select_related("question", "version", "fixed_in", "reporter").get(pk=erratum.pk)
+        return Response(ErratumSerializer(erratum).data)

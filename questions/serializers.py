@@ -128,19 +128,24 @@ class VersionSerializer(serializers.ModelSerializer):
         return version.based_on.number if version.based_on_id and version.based_on else None
 
 
-class VersionCreateSerializer(serializers.Serializer):
+class VersionContentSerializer(serializers.Serializer):
+    body = StrictCharField(max_length=50_000, help_text="The reference answer in Markdown.")
+    key_points = serializers.ListField(
+        child=StrictCharField(max_length=500), max_length=30, help_text="The rubric: 3–6 short statements."
+    )
+    misconceptions = serializers.ListField(
+        child=StrictCharField(max_length=500), required=False, default=list, max_length=30
+    )
+    change_note = StrictCharField(max_length=2000, help_text="What changed and why.")
+
+
+class VersionCreateSerializer(VersionContentSerializer):
     base_version = serializers.IntegerField(
         min_value=0,
         allow_null=True,
         help_text="The number of the latest version you edited (null or 0 for a question without versions). "
         "A stale number answers 409 with the current number.",
     )
-    body = StrictCharField(max_length=50_000)
-    key_points = serializers.ListField(child=StrictCharField(max_length=500), min_length=1, max_length=30)
-    misconceptions = serializers.ListField(
-        child=StrictCharField(max_length=500), required=False, default=list, max_length=30
-    )
-    change_note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
     submit = serializers.BooleanField(
         required=False, default=False, help_text="Submit for review at once (a draft otherwise)."
     )
@@ -158,6 +163,14 @@ class ErratumCreateSerializer(serializers.Serializer):
     quote = StrictCharField(max_length=2000, help_text="The claim in the reference answer that is wrong.")
     explanation = StrictCharField(max_length=5000, help_text="Why it is wrong.")
     severity = serializers.ChoiceField(choices=Erratum.Severity.choices, default=Erratum.Severity.MAJOR)
+
+
+class ErratumResolveSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[Erratum.Status.FIXED, Erratum.Status.REJECTED])
+    fixed_in = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, help_text="The version number that fixes it (status fixed)."
+    )
+    note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class ErratumSerializer(serializers.ModelSerializer):

@@ -34,6 +34,7 @@ urlpatterns = [
     path("versions/<int:pk>/approve/", questions_api.VersionApproveApi.as_view(), name="version-approve"),
     path("versions/<int:pk>/reject/", questions_api.VersionRejectApi.as_view(), name="version-reject"),
     path("errata/", questions_api.ErratumListApi.as_view(), name="erratum-list"),
+    path("errata/<int:pk>/resolve/", questions_api.ErratumResolveApi.as_view(), name="erratum-resolve"),
     # Practice
     path("attempts/", attempts_api.AttemptListApi.as_view(), name="attempt-list"),
     path("attempts/<int:pk>/", attempts_api.AttemptDetailApi.as_view(), name="attempt-detail"),
