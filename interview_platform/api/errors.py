@@ -59,6 +59,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         detail = exc.detail
         code = getattr(detail, "code", None) or exc.default_code
         response.data = {"detail": _flatten(detail) if not isinstance(detail, str) else str(detail), "code": code}
+        if isinstance(exc, exceptions.ParseError):
+            # Malformed JSON is a bad input like any other: name where it went wrong.
+            response.data["errors"] = {"non_field_errors": [str(detail)]}
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             response.data["retry_after_s"] = int(exc.wait)
     return response
