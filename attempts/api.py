@@ -29,6 +29,7 @@ from attempts.serializers import (
     AttemptSerializer,
     ReviewDueSerializer,
 )
+from interview_platform.api.fields import id_filter
 from interview_platform.api.permissions import IsExpert
 from interview_platform.api.throttling import AttemptSubmitThrottle
 from interview_platform.errors import ServiceError
@@ -44,10 +45,10 @@ def _request_id(request: Request) -> str:
 
 
 class AttemptFilter(django_filters.FilterSet):
-    question = django_filters.NumberFilter(method="_keep")
+    question = id_filter(method="_keep")
     status = django_filters.ChoiceFilter(choices=Attempt.Status.choices, method="_keep")
     mode = django_filters.ChoiceFilter(choices=Attempt.Mode.choices, method="_keep")
-    user = django_filters.NumberFilter(method="_keep", help_text=gettext_lazy("A user's id (staff only)."))
+    user = id_filter(method="_keep", help_text=gettext_lazy("A user's id (staff only)."))
 
     class Meta:
         model = Attempt

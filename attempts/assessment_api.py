@@ -42,6 +42,7 @@ from attempts.serializers import (
     WebhookEndpointSerializer,
     results_data,
 )
+from interview_platform.api.fields import id_filter
 from interview_platform.api.permissions import IsHr
 from interview_platform.api.throttling import CandidateThrottle, HrThrottle
 
@@ -158,7 +159,7 @@ def _restore_invitation(request: Request, body: Any) -> Any:
 
 class InvitationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Invitation.Status.choices)
-    assessment = django_filters.NumberFilter(field_name="assessment_id")
+    assessment = id_filter(field_name="assessment_id")
 
     class Meta:
         model = Invitation

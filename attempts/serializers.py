@@ -18,7 +18,7 @@ from attempts.models import (
     WebhookEndpoint,
 )
 from attempts.selectors import attempt_current_grade
-from interview_platform.api.fields import StrictCharField
+from interview_platform.api.fields import StrictCharField, id_field
 
 # --- Grades and attempts -------------------------------------------------------------
 
@@ -146,7 +146,7 @@ class AttemptSerializer(serializers.ModelSerializer):
 
 
 class AttemptCreateSerializer(serializers.Serializer):
-    question = serializers.IntegerField(min_value=1, help_text="The question's id.")
+    question = id_field(help_text="The question's id.")
     answer = StrictCharField(max_length=settings.ANSWER_MAX_CHARS, help_text="Free text, 1–20,000 characters.")
     time_spent_s = serializers.IntegerField(min_value=0, max_value=24 * 3600, required=False, allow_null=True)
 
@@ -212,7 +212,7 @@ class AssessmentCreateSerializer(serializers.Serializer):
     title = StrictCharField(max_length=200)
     description = StrictCharField(max_length=5000, required=False, allow_blank=True, default="")
     question_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=100, help_text="In the order asked."
+        child=id_field(), min_length=1, max_length=100, help_text="In the order asked."
     )
     time_limit_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60)
     pass_score = serializers.IntegerField(min_value=0, max_value=100, required=False, default=60)
@@ -398,7 +398,7 @@ class TakeSerializer(serializers.Serializer):
 
 
 class TakeAnswerSerializer(serializers.Serializer):
-    question = serializers.IntegerField(min_value=1)
+    question = id_field()
     answer = StrictCharField(
         max_length=settings.ANSWER_MAX_CHARS, allow_blank=True, trim_whitespace=False, help_text="Empty clears it."
     )

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from accounts.roles import can_see_reference_always, is_expert
 from attempts.selectors import user_has_attempted
+from interview_platform.api.fields import MAX_ID, id_filter
 from interview_platform.api.permissions import IsExpert, IsReviewer
 from interview_platform.api.throttling import ErrorReportThrottle
 from questions.models import Erratum, Question, ReferenceAnswerVersion, Topic
@@ -52,7 +53,7 @@ class TopicListApi(generics.ListAPIView):
 class QuestionFilter(django_filters.FilterSet):
     """Validates the query parameters; the filtering itself is ``question_list``'s."""
 
-    topic = django_filters.CharFilter(method="_keep", help_text=_("Topic id or slug."))
+    topic = django_filters.CharFilter(method="_keep", max_length=80, help_text=_("Topic id or slug."))
     tag = django_filters.CharFilter(method="_keep", help_text=_("Tag slug."))
     difficulty = django_filters.ChoiceFilter(choices=Question.Difficulty.choices, method="_keep")
     search = django_filters.CharFilter(
@@ -71,10 +72,13 @@ class QuestionFilter(django_filters.FilterSet):
 
     def filter_queryset(self, queryset: QuerySet[Question]) -> QuerySet[Question]:
         data = self.form.cleaned_data
+        topic = data.get("topic") or None
+        if topic is not None and topic.isdigit() and int(topic) > MAX_ID:
+            return Question.objects.none()
         staff = self.request is not None and is_expert(self.request.user)
         wanted_status = data.get("status") if staff else None
         result = question_list(
-            topic=data.get("topic") or None,
+            topic=topic,
             tag=data.get("tag") or None,
             difficulty=data.get("difficulty") or None,
             search=data.get("search") or None,
@@ -273,7 +277,7 @@ class QuestionErratumCreateApi(APIView):
 
 class ErratumFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Erratum.Status.choices)
-    question = django_filters.NumberFilter(field_name="question_id")
+    question = id_filter(field_name="question_id")
     mine = django_filters.BooleanFilter(method="_mine", help_text=_("Experts: only my own reports."))
 
     class Meta:

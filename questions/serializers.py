@@ -13,6 +13,7 @@ from questions.selectors import question_published_version
 
 
 class TopicSerializer(serializers.ModelSerializer):
+    slug = serializers.CharField(read_only=True, help_text="Stable key; may contain Chinese.")
     question_count = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -21,12 +22,16 @@ class TopicSerializer(serializers.ModelSerializer):
 
 
 class TopicBriefSerializer(serializers.ModelSerializer):
+    slug = serializers.CharField(read_only=True)
+
     class Meta:
         model = Topic
         fields = ["id", "slug", "name", "name_en"]
 
 
 class TagSerializer(serializers.ModelSerializer):
+    slug = serializers.CharField(read_only=True)
+
     class Meta:
         model = Tag
         fields = ["slug", "name"]
@@ -98,8 +103,8 @@ class QuestionDetailSerializer(QuestionSerializer):
 
 class VersionSerializer(serializers.ModelSerializer):
     question = serializers.PrimaryKeyRelatedField(read_only=True)
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     based_on = serializers.SerializerMethodField()
 
     class Meta:
@@ -142,6 +147,7 @@ class VersionContentSerializer(serializers.Serializer):
 class VersionCreateSerializer(VersionContentSerializer):
     base_version = serializers.IntegerField(
         min_value=0,
+        max_value=1_000_000,
         allow_null=True,
         help_text="The number of the latest version you edited (null or 0 for a question without versions). "
         "A stale number answers 409 with the current number.",
@@ -168,7 +174,11 @@ class ErratumCreateSerializer(serializers.Serializer):
 class ErratumResolveSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[Erratum.Status.FIXED, Erratum.Status.REJECTED])
     fixed_in = serializers.IntegerField(
-        min_value=1, required=False, allow_null=True, help_text="The version number that fixes it (status fixed)."
+        min_value=1,
+        max_value=1_000_000,
+        required=False,
+        allow_null=True,
+        help_text="The version number that fixes it (status fixed).",
     )
     note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
@@ -178,7 +188,7 @@ class ErratumSerializer(serializers.ModelSerializer):
     question_title = serializers.CharField(source="question.title", read_only=True)
     version = serializers.SerializerMethodField()
     fixed_in = serializers.SerializerMethodField()
-    reporter = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reporter = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Erratum

@@ -28,6 +28,23 @@ def _flatten(detail: Any) -> Any:
     return str(detail)
 
 
+def _field_messages(errors: Any, prefix: str = "") -> dict[str, list[str]]:
+    """``{field: [messages]}`` with nested errors under dotted keys (``question_ids.2``)."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            flat.update(_field_messages(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(errors, list) and all(isinstance(item, str) for item in errors):
+        flat[prefix or "non_field_errors"] = list(errors)
+    elif isinstance(errors, list):
+        for index, item in enumerate(errors):
+            if item:
+                flat.update(_field_messages(item, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        flat[prefix or "non_field_errors"] = [str(errors)]
+    return flat
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ServiceError):
         body: dict[str, Any] = {"detail": exc.message, "code": exc.code}
@@ -48,9 +65,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        errors = _flatten(exc.detail)
-        if isinstance(errors, list):
-            errors = {"non_field_errors": errors}
+        errors = _field_messages(_flatten(exc.detail))
         first = next(iter(errors.values()), ["Invalid input."])
         first_message = first[0] if isinstance(first, list) and first else str(first)
         response.data = {"detail": f"Invalid input: {first_message}", "code": "invalid", "errors": errors}

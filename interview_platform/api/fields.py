@@ -17,3 +17,18 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+# Database ids fit in a signed 64-bit integer; bigger numbers are refused as bad input
+# instead of overflowing the database driver.
+MAX_ID = 10**18 - 1
+
+
+def id_field(**kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+def id_filter(**kwargs: Any) -> Any:
+    import django_filters
+
+    return django_filters.NumberFilter(min_value=1, max_value=MAX_ID, **kwargs)

@@ -81,7 +81,10 @@ MATRIX = [
     Row("POST", "/api/v1/versions/{version}/approve/", only(200, "reviewer")),
     Row("POST", "/api/v1/versions/{version}/reject/", only(200, "reviewer"), {"comment": "证据不足"}),
     Row(
-        "POST", "/api/v1/questions/{question}/errata/", signed_in(201), {"quote": "稀疏特征", "explanation": "不是稀疏特征"}
+        "POST",
+        "/api/v1/questions/{question}/errata/",
+        signed_in(201),
+        {"quote": "稀疏特征", "explanation": "不是稀疏特征"},
     ),
     Row("GET", "/api/v1/errata/", signed_in(200)),
     Row("POST", "/api/v1/errata/{erratum}/resolve/", only(200, *EXPERTS), {"status": "rejected", "note": "原文无误"}),

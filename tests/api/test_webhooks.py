@@ -61,7 +61,7 @@ def test_register_with_own_secret_and_default_event(hr_user, api_client, receive
         ({"url": "ftp://example.com/hook"}, "url"),
         ({"url": "not a url"}, "url"),
         ({}, "url"),
-        ({"url": "https://example.com/h", "events": ["attempt.created"]}, "events"),
+        ({"url": "https://example.com/h", "events": ["attempt.created"]}, "events.0"),
         ({"url": "https://example.com/h", "events": "invitation.completed"}, "events"),
         ({"url": "https://example.com/h", "secret": "short"}, "secret"),
     ],
