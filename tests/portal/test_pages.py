@@ -379,3 +379,32 @@ def test_page_assets_are_local(client: Client):
     page = client.get(reverse("login")).content.decode()
     assert "/static/vendor/htmx/htmx.min.js" in page and "/static/portal/portal.css" in page
     assert "http://" not in page.replace('"http://', "") and "https://" not in page
+
+
+def test_pages_switch_to_english_and_keep_chinese_content(login, trainee, bank):
+    graded_attempt(trainee, bank.sft, score=77)
+    client = login(trainee)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    home = client.get(reverse("portal:home")).content.decode()
+    assert '<html lang="en">' in home and "Progress per topic" in home and "Fine-tuning" in home
+    question = client.get(reverse("portal:question", args=[bank.sft.pk])).content.decode()
+    assert bank.sft.title in question and "What is SFT?" in question and "Submit for grading" in question
+    bank_page = client.get(reverse("portal:bank")).content.decode()
+    assert "How does LoRA work?" in bank_page  # English titles where they exist
+    attempt_page = client.get(reverse("portal:history")).content.decode()
+    assert "History" in attempt_page and "Every answer you submitted" in attempt_page
+
+
+def test_team_page_query_count_does_not_grow_with_members(login, team_lead, bank, django_assert_num_queries):
+    team = TeamFactory(name="评测组")
+    TeamMembershipFactory(team=team, user=team_lead, is_lead=True)
+    client = login(team_lead)
+    client.get(reverse("portal:team"))
+    with django_assert_num_queries(8) as few:
+        client.get(reverse("portal:team"))
+    for index in range(8):
+        member = TeamMembershipFactory(team=team).user
+        graded_attempt(member, bank.sft if index % 2 else bank.hard, score=50 + index)
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = client.get(reverse("portal:team"))
+    assert response.content.decode().count("data-member=") == 9
