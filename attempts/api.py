@@ -136,11 +136,11 @@ class AttemptRetryApi(APIView):
 
     @extend_schema(operation_id="attempts_retry", request=None, responses={202: AttemptSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        from attempts.services import attempt_retry
-
         attempt = _attempt_or_404(request, pk)
         if attempt.user_id != request.user.pk and not is_staff_reader(request.user):
             raise NotFound()
+        from attempts.services import attempt_retry
+
         attempt_retry(attempt=attempt, actor=request.user)
         attempt = _attempt_or_404(request, pk)
         return Response(

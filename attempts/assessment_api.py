@@ -6,6 +6,7 @@ import csv
 import hashlib
 import hmac
 import io
+import json
 from typing import Any
 
 import django_filters
@@ -17,6 +18,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -276,8 +278,21 @@ def results_csv(assessment: Assessment) -> str:
     return out.getvalue()
 
 
+class CsvRenderer(BaseRenderer):
+    """Lets a client ask for ``text/csv``; the view writes the CSV itself, errors stay JSON-like."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return json.dumps(data, ensure_ascii=False).encode("utf-8")
+
+
 class AssessmentResultsCsvApi(HrApiMixin, APIView):
     """Results of every invitation, one row each: UTF-8 with a BOM so Excel shows Chinese."""
+
+    renderer_classes = [JSONRenderer, CsvRenderer]
 
     @extend_schema(
         operation_id="assessments_results_csv",

@@ -494,6 +494,7 @@ def invitation_results(*, invitation: Invitation) -> dict[str, Any]:
         else list(invitation_queryset().get(pk=invitation.pk).attempts.all())
     )
     by_question = {attempt.question_id: attempt for attempt in attempts}
+    submitted = invitation.status in (Invitation.Status.SUBMITTED, Invitation.Status.COMPLETED)
     rows: list[QuestionResult] = []
     for item in items:
         attempt = by_question.get(item.question_id)
@@ -511,7 +512,8 @@ def invitation_results(*, invitation: Invitation) -> dict[str, Any]:
                 answered=attempt is not None,
                 attempt_id=attempt.pk if attempt else None,
                 status=attempt.status if attempt else "unanswered",
-                score=grade.score if grade else (0 if attempt is None else None),
+                # A blank question scores 0 once the answers are in; nothing is known before.
+                score=grade.score if grade else (0 if attempt is None and submitted else None),
                 key_points=list(grade.key_points) if grade else [],
                 misconceptions=list(grade.misconceptions) if grade else [],
                 feedback=grade.feedback if grade else "",
