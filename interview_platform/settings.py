@@ -210,7 +210,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimu
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", 180, minimum=10)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Task modules outside the apps' ``tasks.py`` (which are discovered automatically).
-CELERY_IMPORTS = ["attempts.webhooks"]
+CELERY_IMPORTS = ["attempts.webhooks", "attempts.assessments"]
 CELERY_TASK_ROUTES = {
     "attempts.tasks.grade_attempt": {"queue": "grading"},
     "questions.tasks.regrade_attempt": {"queue": "grading"},
@@ -226,6 +226,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "retry-webhook-deliveries": {
         "task": "attempts.webhooks.webhook_deliveries_retry_due",
+        "schedule": 60.0,
+    },
+    "submit-overdue-invitations": {
+        "task": "attempts.assessments.submit_overdue_invitations",
         "schedule": 60.0,
     },
 }
