@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import shared_task
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -386,6 +387,34 @@ def invitation_submit(*, invitation: Invitation, request_id: str = "", now: date
         invitation_attempt_finished(invitation_id=invitation.pk)
         invitation.refresh_from_db()
     return invitation
+
+
+def invitations_submit_overdue(*, now: datetime | None = None) -> list[int]:
+    """Submit the saved answers of started invitations whose time ran out (beat task).
+
+    A candidate who closes the tab at the deadline still gets graded on what they saved.
+    Each submit locks its row and re-checks the state, so a candidate submitting at the
+    same moment wins or loses cleanly (the loser sees ``already_submitted`` and is skipped).
+    """
+    now = now or timezone.now()
+    grace = timedelta(seconds=DEADLINE_GRACE_SECONDS)
+    submitted = []
+    # Started invitations are few at any moment (candidates currently taking a test).
+    started = Invitation.objects.filter(status=Invitation.Status.STARTED, started_at__lte=now - timedelta(minutes=1))
+    for invitation in started.select_related("assessment").order_by("started_at"):
+        if invitation.deadline is None or invitation.deadline + grace > now:
+            continue
+        try:
+            invitation_submit(invitation=invitation, now=now)
+        except ServiceError:
+            continue
+        submitted.append(invitation.pk)
+    return submitted
+
+
+@shared_task(name="attempts.assessments.submit_overdue_invitations", ignore_result=True)
+def submit_overdue_invitations() -> int:
+    return len(invitations_submit_overdue())
 
 
 @transaction.atomic

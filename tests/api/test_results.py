@@ -171,3 +171,28 @@ def test_an_assessment_question_archived_later_still_shows_in_results(hr_user) -
     question.status = "archived"
     question.save()
     assert invitation_results(invitation=invitation)["questions"][0]["score"] == 70
+
+
+def test_overdue_invitations_are_submitted_by_the_periodic_task(hr_user) -> None:
+    from datetime import timedelta
+
+    from attempts.assessments import invitation_get_by_token, invitation_start, invitations_submit_overdue
+
+    assessment = AssessmentFactory(owner=hr_user, time_limit_minutes=10)
+    AssessmentQuestionFactory(assessment=assessment, position=1)
+    _, late_token = invitation_create(
+        assessment=assessment, candidate_name="迟到", candidate_email="l@example.com", created_by=hr_user
+    )
+    _, busy_token = invitation_create(
+        assessment=assessment, candidate_name="进行中", candidate_email="b@example.com", created_by=hr_user
+    )
+    now = timezone.now()
+    late = invitation_start(invitation=invitation_get_by_token(token=late_token), now=now - timedelta(minutes=11))
+    busy = invitation_start(invitation=invitation_get_by_token(token=busy_token), now=now - timedelta(minutes=5))
+    assert invitations_submit_overdue(now=now) == [late.pk]
+    late.refresh_from_db()
+    busy.refresh_from_db()
+    # Nothing was saved, so nothing is graded: the invitation is complete with a zero total.
+    assert late.status == "completed" and busy.status == "started"
+    assert invitation_results(invitation=late)["total"] == 0
+    assert invitations_submit_overdue(now=now) == []
