@@ -328,7 +328,7 @@ def test_team_page_for_its_lead_only(login, team_lead, trainee, other_trainee, b
     client = login(team_lead)
     page = client.get(reverse("portal:team")).content.decode()
     assert "推理组" in page and "训练组" not in page
-    assert f'data-member="{trainee.username}"' in page and ">66.0<" in page
+    assert f'data-member="{trainee.username}"' in page and ">66<" in page
     assert f'data-member="{other_trainee.username}"' not in page
     assert client.get(reverse("portal:team_detail", args=[team.pk])).status_code == 200
     assert client.get(reverse("portal:team_detail", args=[other.pk])).status_code == 404
