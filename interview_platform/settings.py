@@ -66,7 +66,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "interview_platform.health.OpsProbeMiddleware",
+    "interview_platform.observability.RequestIdMiddleware",
+    "interview_platform.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "interview_platform.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -112,6 +116,9 @@ if DATABASE_URL:
     except ValueError as error:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {error}") from None
     _database["CONN_HEALTH_CHECKS"] = True
+    if _database["ENGINE"].endswith("postgresql"):
+        # A database host that drops packets must not hang /readyz or a request for minutes.
+        _database.setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
 else:
     _database = {
         "ENGINE": "django.db.backends.sqlite3",
@@ -218,6 +225,8 @@ CELERY_TASK_ROUTES = {
 CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", True)
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers log through Django's LOGGING (JSON lines with the request id), not Celery's own setup.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-attempts": {
@@ -309,6 +318,20 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading commits every subdomain to HTTPS for months, beyond this application:
+        # an operator opts in with SECURE_HSTS_PRELOAD=true; not doing so is not a defect.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Content Security Policy (interview_platform/csp.py): scripts only from our static files.
+CSP_POLICY = env.str("CSP_POLICY")
+CSP_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", False)
+CSP_REPORT_URI = env.str("CSP_REPORT_URI")
+
+# --- Operations -----------------------------------------------------------------------
+# /metrics answers a request bearing "Authorization: Bearer <METRICS_TOKEN>", or a staff session.
+METRICS_TOKEN = env.str("METRICS_TOKEN")
+if PRODUCTION and METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters long.")
 
 # --- Logging --------------------------------------------------------------------------
 LOG_LEVEL = env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
@@ -317,13 +340,21 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
         },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "filters": {"request_id": {"()": "interview_platform.observability.RequestIdFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "jieba": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "jieba": {"level": "WARNING"},
+        # One JSON line per request with its id and duration (runserver logs its own in development).
+        "interview_platform.requests": {"level": "INFO" if PRODUCTION else "WARNING"},
+    },
 }
