@@ -21,14 +21,15 @@ from rest_framework.views import APIView
 from accounts.roles import is_staff_reader, is_team_lead
 from attempts.idempotency import idempotent
 from attempts.models import Attempt, ReviewState
+from attempts.regrading import attempt_regrade
 from attempts.reviews import reviews_due_for_user
 from attempts.selectors import attempt_get_for_user, attempt_list_for_user
 from attempts.serializers import (
     AttemptCreateSerializer,
-    AttemptRetrySerializer,
     AttemptSerializer,
     ReviewDueSerializer,
 )
+from attempts.services import attempt_retry, attempt_submit
 from interview_platform.api.fields import id_filter
 from interview_platform.api.permissions import IsExpert
 from interview_platform.api.throttling import AttemptSubmitThrottle
@@ -101,8 +102,6 @@ class AttemptListApi(generics.ListAPIView):
             raise ServiceError(
                 _("This question is archived."), field_errors={"question": [_("This question is archived.")]}
             )
-        from attempts.services import attempt_submit
-
         attempt = attempt_submit(
             question_id=question.pk,
             answer=data["answer"],
@@ -139,8 +138,6 @@ class AttemptRetryApi(APIView):
         attempt = _attempt_or_404(request, pk)
         if attempt.user_id != request.user.pk and not is_staff_reader(request.user):
             raise NotFound()
-        from attempts.services import attempt_retry
-
         attempt_retry(attempt=attempt, actor=request.user)
         attempt = _attempt_or_404(request, pk)
         return Response(
@@ -155,15 +152,10 @@ class AttemptRegradeApi(APIView):
 
     permission_classes = [IsExpert]
 
-    @extend_schema(operation_id="attempts_regrade", request=AttemptRetrySerializer, responses={202: AttemptSerializer})
+    @extend_schema(operation_id="attempts_regrade", request=None, responses={202: AttemptSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        from attempts.services import attempt_retry
-
-        serializer = AttemptRetrySerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        attempt = _attempt_or_404(request, pk)
-        attempt_retry(attempt=attempt, actor=request.user)
-        attempt = _attempt_or_404(request, pk)
+        attempt = attempt_regrade(attempt=_attempt_or_404(request, pk), actor=request.user)
+        attempt = _attempt_or_404(request, attempt.pk)
         return Response(
             AttemptSerializer(attempt).data,
             status=status.HTTP_202_ACCEPTED,

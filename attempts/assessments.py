@@ -39,6 +39,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.services import token_hash
+from attempts import services as attempt_services
 from attempts.models import Assessment, AssessmentQuestion, Attempt, Grade, Invitation
 from interview_platform.errors import ServiceError
 from questions.models import Question, ReferenceAnswerVersion
@@ -367,8 +368,6 @@ def invitation_submit(*, invitation: Invitation, request_id: str = "", now: date
             )
         if locked.status == Invitation.Status.REVOKED:
             raise ServiceError(_("This invitation has been withdrawn."), code="revoked")
-        from attempts import services as attempt_services  # the grading area's module
-
         drafts = locked.draft_answers or {}
         submitted = 0
         for question_id in _assessment_question_ids(locked.assessment):

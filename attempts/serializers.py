@@ -151,10 +151,6 @@ class AttemptCreateSerializer(serializers.Serializer):
     time_spent_s = serializers.IntegerField(min_value=0, max_value=24 * 3600, required=False, allow_null=True)
 
 
-class AttemptRetrySerializer(serializers.Serializer):
-    reason = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
-
-
 class ReviewDueSerializer(serializers.ModelSerializer):
     question = serializers.SerializerMethodField()
     last_attempt = serializers.PrimaryKeyRelatedField(read_only=True)

@@ -1,0 +1,59 @@
+"""Experts send one attempt to grading again (``POST /api/v1/attempts/{id}/regrade/``).
+
+A failed attempt goes through ``attempt_retry``. A graded one goes back to ``queued`` and
+through the normal pipeline (claim, grade against the version it was submitted against,
+new current grade; the previous grade stays as history), so the client sees the same
+queued → grading → graded progress as for a new answer. Regrading against a newer
+reference version is the curation area's regrade run (``questions.regrade``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.roles import is_expert
+from attempts.models import Attempt
+from attempts.services import attempt_retry
+from interview_platform.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+
+def _send(attempt_id: int) -> None:
+    from attempts.tasks import grade_attempt
+
+    try:
+        grade_attempt.apply_async(args=[attempt_id])
+    except Exception:  # the attempt stays queued; the stale-attempt sweeper sends it again
+        logger.exception("attempt %s: could not reach the broker for a regrade", attempt_id)
+
+
+def attempt_regrade(*, attempt: Attempt, actor: Any) -> Attempt:
+    """Grade a failed or graded attempt again. Experts only; 409 while it is being graded."""
+    if actor is None or not is_expert(actor):
+        raise ServiceError(_("Only experts may regrade an attempt."), code="permission_denied", status_code=403)
+    if attempt.status == Attempt.Status.FAILED:
+        return attempt_retry(attempt=attempt, actor=actor)
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.GRADED).update(
+            status=Attempt.Status.QUEUED, enqueued_at=now, grading_started_at=None, error_message="", updated_at=now
+        )
+        if not changed:
+            attempt.refresh_from_db()
+            raise ServiceError(
+                _("Only a graded or failed attempt can be regraded (this one is %(status)s).")
+                % {"status": attempt.get_status_display()},
+                code="invalid_state",
+                status_code=409,
+            )
+        attempt_id = attempt.pk
+        transaction.on_commit(lambda: _send(attempt_id))
+    logger.info("attempt %s sent to grading again by expert %s", attempt.pk, actor.pk)
+    attempt.refresh_from_db()
+    return attempt
