@@ -1,0 +1,1 @@
+"""Reusable test infrastructure: a fake OpenAI-compatible server and real Celery workers."""

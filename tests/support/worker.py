@@ -1,0 +1,210 @@
+"""Real Celery workers for tests.
+
+``celery_worker_running()`` starts a worker in a thread of the test process
+(``celery.contrib.testing.worker.start_worker``): it works with the in-memory broker
+(which exists only inside this process) and with Redis when ``CELERY_BROKER_URL`` names it.
+Tests using it need ``transactional_db`` so the worker's own database connection sees
+committed rows and ``transaction.on_commit`` really sends the task.
+
+``WorkerProcess`` runs ``celery worker`` as a separate process (to kill it with SIGKILL),
+on a broker and a database that both processes can reach: Redis or the file-system
+transport under a temporary directory, and PostgreSQL or a SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from django.conf import settings
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+QUEUES = ("grading", "default")
+
+
+@contextmanager
+def celery_worker_running(
+    *, queues: Sequence[str] = QUEUES, pool: str = "threads", concurrency: int = 2, shutdown_timeout: float = 15.0
+) -> Iterator[Any]:
+    """A real worker consuming ``queues`` in a thread, stopped (and joined) on exit."""
+    from celery.contrib.testing.worker import start_worker
+
+    from interview_platform.celery import app
+
+    with start_worker(
+        app,
+        pool=pool,
+        concurrency=concurrency,
+        perform_ping_check=False,
+        queues=list(queues),
+        shutdown_timeout=shutdown_timeout,
+        loglevel="WARNING",
+    ) as worker:
+        yield worker
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 15.0, interval: float = 0.05, what: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def broker_is_redis() -> bool:
+    return settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+
+
+def database_is_postgresql() -> bool:
+    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+class WorkerProcess:
+    """``celery -A interview_platform worker`` in its own process group.
+
+    ``env`` extends the test process's environment; the caller supplies the broker and
+    database variables (see ``subprocess_environment``).
+    """
+
+    def __init__(self, *, env: dict[str, str], log_path: Path, beat: bool = False, pool: str = "threads") -> None:
+        self.env = env
+        self.log_path = log_path
+        self.beat = beat
+        self.pool = pool
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "interview_platform",
+            "worker",
+            "-Q",
+            ",".join(QUEUES),
+            "-P",
+            self.pool,
+            "-c",
+            "2",
+            "-l",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+        ]
+        if self.beat:
+            command += ["-B", "-s", str(self.log_path.parent / f"beat-{time.monotonic_ns()}")]
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            command,
+            cwd=BASE_DIR,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown, no acknowledgement, no cleanup."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def subprocess_environment(*, var_dir: Path, extra: dict[str, str]) -> dict[str, str]:
+    """Environment for a worker process that shares this test's broker and database.
+
+    Redis is shared as configured; otherwise the file-system transport under ``var_dir``.
+    PostgreSQL: the test database by name; SQLite: ``var_dir/db.sqlite3`` (the caller copies
+    the in-memory test database there and back, see ``sqlite_copy``).
+    """
+    env = {
+        "APP_ENV": "test",
+        "DJANGO_SETTINGS_MODULE": "interview_platform.settings_test",
+        "VAR_DIR": str(var_dir),
+        "CELERY_FILESYSTEM_POLLING_INTERVAL": "0.05",
+        "LOG_LEVEL": "info",
+        **extra,
+    }
+    if broker_is_redis():
+        env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
+    else:
+        env["CELERY_BROKER_URL"] = "filesystem://"
+    database = settings.DATABASES["default"]
+    if database_is_postgresql():
+        user = database.get("USER") or ""
+        password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+        auth = f"{user}{password}@" if user else ""
+        host = f"{database.get('HOST') or '127.0.0.1'}:{database.get('PORT') or 5432}"
+        env["DATABASE_URL"] = f"postgres://{auth}{host}/{database['NAME']}"
+        env.pop("TEST_DATABASE_NAME", None)
+    else:
+        env["DATABASE_URL"] = ""
+    return env
+
+
+def sqlite_copy(*, to_file: Path | None = None, from_file: Path | None = None) -> None:
+    """Copy the (in-memory) SQLite test database to a file, or a file back into it."""
+    import sqlite3
+
+    from django.db import connection
+
+    connection.ensure_connection()
+    live = connection.connection
+    if to_file is not None:
+        target = sqlite3.connect(to_file)
+        with target:
+            live.backup(target)
+        target.execute("PRAGMA journal_mode=WAL")
+        target.close()
+    if from_file is not None:
+        source = sqlite3.connect(from_file)
+        source.backup(live)
+        source.close()
+
+
+def sender_app(env: dict[str, str]) -> Celery:
+    """A Celery app publishing to the subprocess's broker (the test process's own may be in-memory)."""
+    app = Celery("test-sender")
+    url = env["CELERY_BROKER_URL"]
+    app.conf.broker_url = url
+    if url.startswith("filesystem"):
+        queue = str(Path(env["VAR_DIR"]) / "broker" / "queue")
+        Path(queue).mkdir(parents=True, exist_ok=True)
+        (Path(env["VAR_DIR"]) / "broker" / "processed").mkdir(parents=True, exist_ok=True)
+        app.conf.broker_transport_options = {
+            "data_folder_in": queue,
+            "data_folder_out": queue,
+            "processed_folder": str(Path(env["VAR_DIR"]) / "broker" / "processed"),
+            "store_processed": False,
+        }
+    app.conf.task_serializer = "json"
+    app.conf.accept_content = ["json"]
+    return app
