@@ -9,6 +9,9 @@ from django.test import Client
 
 from tests.factories import PASSWORD, UserFactory
 
+# Fake OpenAI-compatible server, real Celery workers, grading settings for tests.
+pytest_plugins = ["tests.support.fixtures"]
+
 
 @pytest.fixture
 def make_user(db: None) -> Callable[..., object]:
