@@ -6,36 +6,50 @@ import logging
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 
+from attempts.graders import GraderError
+from interview_platform.errors import ServiceError
 from questions import regrade
 
 logger = logging.getLogger(__name__)
 
-MAX_RETRIES = 4
 
-
-@shared_task(name="questions.tasks.regrade_attempt", bind=True, acks_late=True, max_retries=MAX_RETRIES)
-def regrade_attempt(self: Task, run_id: int, attempt_id: int) -> None:
+@shared_task(
+    name="questions.tasks.regrade_attempt",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,  # the limit is GRADING_MAX_RETRIES, checked below
+)
+def regrade_attempt(self: Task, run_id: int, attempt_id: int) -> str:
     """Grade one attempt of a regrade run against its target version (a non-current grade).
 
-    Routed to the ``grading`` queue. Idempotent (a redelivery finds the grade and only
-    recounts progress). An error the grader marks ``permanent=True`` is recorded at once;
-    others are retried with exponential backoff, then recorded as a failure of this attempt.
+    Routed to the ``grading`` queue. Idempotent: a redelivery finds the grade already
+    written and only recounts progress. A ``GraderError`` marked permanent, or a refusal
+    of the service, is recorded as this attempt's failure at once; transient grader errors
+    and time-outs are retried with the grading pipeline's backoff, then recorded.
     """
     try:
-        regrade.regrade_attempt_execute(run_id=run_id, attempt_id=attempt_id)
+        grade = regrade.regrade_attempt_execute(run_id=run_id, attempt_id=attempt_id)
+    except ServiceError as error:
+        regrade.regrade_attempt_failed(run_id=run_id, attempt_id=attempt_id, message=error.message)
+        return "failed"
+    except GraderError as error:
+        if error.permanent:
+            regrade.regrade_attempt_failed(run_id=run_id, attempt_id=attempt_id, message=str(error))
+            return "failed"
+        return _retry_or_fail(self, run_id, attempt_id, error)
     except SoftTimeLimitExceeded as error:
-        _retry_or_fail(self, run_id, attempt_id, error)
-    except Exception as error:  # the grader's errors: permanent or worth a retry
-        if getattr(error, "permanent", False):
-            regrade.regrade_attempt_failed(run_id=run_id, attempt_id=attempt_id, message=str(error) or repr(error))
-            return
-        _retry_or_fail(self, run_id, attempt_id, error)
+        return _retry_or_fail(self, run_id, attempt_id, error)
+    return "graded" if grade is not None else "skipped"
 
 
-def _retry_or_fail(task: Task, run_id: int, attempt_id: int, error: Exception) -> None:
-    if task.request.retries >= MAX_RETRIES:
+def _retry_or_fail(task: Task, run_id: int, attempt_id: int, error: Exception) -> str:
+    if task.request.retries >= settings.GRADING_MAX_RETRIES:
         regrade.regrade_attempt_failed(run_id=run_id, attempt_id=attempt_id, message=str(error) or repr(error))
-        return
+        return "failed"
+    from attempts.tasks import retry_countdown
+
     logger.info("regrade run %s attempt %s: retrying after %r", run_id, attempt_id, error)
-    raise task.retry(exc=error, countdown=min(2**task.request.retries * 5, 120))
+    raise task.retry(exc=error, countdown=retry_countdown(task.request.retries))
