@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -27,7 +27,7 @@ from interview_platform.errors import ServiceError
 from portal.forms import AnswerForm, BankFilterForm, ErratumForm
 from portal.views.common import is_htmx, paginate, service_error_messages
 from questions.models import Erratum, Question, ReferenceAnswerVersion
-from questions.selectors import question_get, question_list, question_published_version
+from questions.selectors import question_get, question_list, question_published_version, topic_list
 
 # How often the status panel asks the server while an attempt is queued or grading.
 STATUS_POLL_SECONDS = 1
@@ -91,10 +91,14 @@ def bank(request: HttpRequest) -> HttpResponse:
         {"question": question, "attempted": question.pk in attempted, "score": latest_scores.get(question.pk)}
         for question in page.object_list
     ]
-    template = "portal/partials/bank_results.html" if is_htmx(request) else "portal/bank.html"
-    return render(
-        request, template, {"form": form, "page": page, "rows": rows, "nav": "bank", "search": filters.get("search")}
+    context = {"form": form, "page": page, "rows": rows, "nav": "bank", "search": filters.get("search")}
+    if is_htmx(request):
+        return render(request, "portal/partials/bank_results.html", context)
+    context["topics"] = topic_list().annotate(
+        active_questions=Count("questions", filter=Q(questions__status=Question.Status.ACTIVE))
     )
+    context["current_topic"] = filters.get("topic")
+    return render(request, "portal/bank.html", context)
 
 
 # --- A question ---------------------------------------------------------------------
@@ -136,6 +140,13 @@ def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
     question = _question_or_404(request, question_id)
     context = _question_context(request, question)
     context.update({"form": AnswerForm(), "erratum_form": ErratumForm()})
+    own = context["own_attempts"]
+    if own and not own[0][0].is_finished:
+        # Came back while the latest answer is still being graded: show its live panel.
+        live = attempt_get_for_user(user=request.user, attempt_id=own[0][0].pk)
+        if live is not None:
+            context.update(_attempt_context(request, live))
+            context["live_attempt"] = True
     return render(request, "portal/question.html", context)
 
 

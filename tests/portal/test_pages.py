@@ -115,6 +115,7 @@ def test_bank_lists_filters_and_marks_attempted(login, trainee, bank):
     page = client.get(reverse("portal:bank")).content.decode()
     assert bank.sft.title in page and bank.lora.title in page and bank.hard.title in page
     assert page.count('class="mark-done"') == 1
+    assert '大模型微调面 <span class="chip-count">2</span>' in page  # topics with their question counts
     assert ">90<" in page
 
     def titles(**params: str) -> set[str]:
@@ -145,7 +146,7 @@ def test_bank_htmx_returns_only_the_results(login, trainee, bank):
 def test_bank_paginates_with_constant_queries(login, trainee, bank, django_assert_num_queries):
     client = login(trainee)
     client.get(reverse("portal:bank"))  # warm the session
-    with django_assert_num_queries(11) as small:
+    with django_assert_num_queries(12) as small:
         client.get(reverse("portal:bank"))
     for _ in range(25):
         question = PublishedQuestionFactory(topic=bank.topic)
@@ -408,3 +409,13 @@ def test_team_page_query_count_does_not_grow_with_members(login, team_lead, bank
     with django_assert_num_queries(len(few.captured_queries)):
         response = client.get(reverse("portal:team"))
     assert response.content.decode().count("data-member=") == 9
+
+
+def test_question_page_resumes_the_live_panel_of_an_answer_still_being_graded(login, trainee, bank):
+    attempt = AttemptFactory(user=trainee, question=bank.sft, status="grading")
+    page = login(trainee).get(reverse("portal:question", args=[bank.sft.pk])).content.decode()
+    panel = page.split('id="attempt-panel"')[1]
+    assert f'id="attempt-{attempt.pk}"' in panel and 'data-status="grading"' in panel and "every 1s" in panel
+    Attempt.objects.filter(pk=attempt.pk).update(status="failed", error_message="x")
+    page = login(trainee).get(reverse("portal:question", args=[bank.sft.pk])).content.decode()
+    assert f'id="attempt-{attempt.pk}"' not in page
