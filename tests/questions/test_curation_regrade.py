@@ -210,3 +210,24 @@ def test_admin_progress_page_refreshes_while_running(login, expert, reviewer, dj
     page = login(expert).get(f"/admin/questions/question/{question.pk}/regrade/{run.pk}/").content.decode()
     assert 'http-equiv="refresh"' in page and "0/3" in page
     assert ReferenceAnswerVersion.objects.filter(question=question, status="published").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dry_run_and_apply_with_a_real_worker(make_user):
+    """The tasks go through the broker to a real Celery worker consuming the grading queue."""
+    from tests.support.worker import celery_worker_running, wait_until
+
+    expert = make_user("expert_w", roles=("expert",))
+    reviewer = make_user("reviewer_w", roles=("reviewer",))
+    question, attempts = _corrected_question(expert, reviewer)
+    with celery_worker_running():
+        run = regrade.regrade_run_start(question=question, actor=expert)  # tasks sent on commit
+        wait_until(
+            lambda: RegradeRun.objects.filter(pk=run.pk, status=RegradeRun.Status.READY).exists(),
+            what="the dry run to finish",
+        )
+    run.refresh_from_db()
+    assert (run.done, run.failed, run.total) == (3, 0, 3)
+    assert Grade.objects.filter(regrade_run=run, is_current=False).count() == 3
+    assert regrade.regrade_run_apply(run=run, actor=expert) == 3
+    assert {g.reference_version.number for g in Grade.objects.filter(attempt__in=attempts, is_current=True)} == {2}
