@@ -258,7 +258,7 @@ def regrade_run_apply(*, run: RegradeRun, actor: UserLike, reason: str | None = 
     from attempts.services import grade_make_current
 
     _require_expert(actor)
-    locked = RegradeRun.objects.select_for_update().select_related("target_version").get(pk=run.pk)
+    locked = RegradeRun.objects.select_for_update(of=("self",)).select_related("target_version").get(pk=run.pk)
     if locked.status != RunStatus.READY:
         raise ServiceError(
             _("Only a finished dry run can be applied (this one is %(status)s).")

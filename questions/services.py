@@ -150,7 +150,7 @@ def _question_lock(question: Question) -> Question:
 
 
 def _version_lock(version: ReferenceAnswerVersion) -> ReferenceAnswerVersion:
-    return ReferenceAnswerVersion.objects.select_for_update().select_related("question").get(pk=version.pk)
+    return ReferenceAnswerVersion.objects.select_for_update(of=("self",)).select_related("question").get(pk=version.pk)
 
 
 def _latest_number(question: Question) -> int:
@@ -489,7 +489,7 @@ def erratum_resolve(
     (in review, published or since superseded) and be newer than the reported one.
     """
     _require(is_expert, actor, _("Only experts may triage error reports."))
-    locked = Erratum.objects.select_for_update().select_related("version", "question").get(pk=erratum.pk)
+    locked = Erratum.objects.select_for_update(of=("self",)).select_related("version", "question").get(pk=erratum.pk)
     if locked.status != Erratum.Status.OPEN:
         raise ServiceError(
             _("This report is already %(status)s.") % {"status": locked.get_status_display()},
