@@ -279,7 +279,7 @@ def results_csv(assessment: Assessment) -> str:
 
 
 class CsvRenderer(BaseRenderer):
-    """Lets a client ask for ``text/csv``; the view writes the CSV itself, errors stay JSON-like."""
+    """Lets a client ask for ``text/csv``: the view writes the CSV itself; errors are JSON."""
 
     media_type = "text/csv"
     format = "csv"
@@ -293,6 +293,13 @@ class AssessmentResultsCsvApi(HrApiMixin, APIView):
     """Results of every invitation, one row each: UTF-8 with a BOM so Excel shows Chinese."""
 
     renderer_classes = [JSONRenderer, CsvRenderer]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        """Errors are JSON whatever the client asked for (``Accept: text/csv`` included)."""
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
 
     @extend_schema(
         operation_id="assessments_results_csv",

@@ -196,3 +196,13 @@ def test_overdue_invitations_are_submitted_by_the_periodic_task(hr_user) -> None
     assert late.status == "completed" and busy.status == "started"
     assert invitation_results(invitation=late)["total"] == 0
     assert invitations_submit_overdue(now=now) == []
+
+
+def test_results_csv_errors_are_json_even_when_csv_is_asked_for(hr_user, api_client) -> None:
+    client = api_client(hr_user)
+    for response in (
+        client.get("/api/v1/assessments/999999/results.csv", HTTP_ACCEPT="text/csv"),
+        client.get("/api/v1/assessments/999999/results.csv", {"format": "csv"}),
+    ):
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json" and response.json()["code"] == "not_found"
