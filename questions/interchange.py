@@ -515,6 +515,15 @@ def _exported_questions() -> list[Question]:
 
 
 _HEADING_START = re.compile(r"^(\s*)#")
+# The importer names a repeated heading's later parts "<heading>（第二部分）" with slug "<slug>-2";
+# the Markdown carries the heading as written, so a re-import numbers the parts the same way.
+_PART_SUFFIX = re.compile(r"（第\s*\S+?\s*部分）$")
+
+
+def _topic_heading(topic: Topic) -> str:
+    if re.search(r"-\d+$", topic.slug):
+        return _PART_SUFFIX.sub("", topic.name)
+    return topic.name
 
 
 def markdown_export(*, original: bool = False) -> str:
@@ -535,7 +544,9 @@ def markdown_export(*, original: bool = False) -> str:
         if question.topic_id != current_topic:
             if lines:
                 lines.append("")
-            lines.append(f"# {question.topic.name}")
+            lines.append(f"# {_topic_heading(question.topic)}")
+            if question.topic.description.strip():
+                lines.extend(["", *_indented(question.topic.description)])
             current_topic, current_group = question.topic_id, None
         if question.group and question.group != current_group:
             # A group heading has no answer of its own; it is written unless the group is
@@ -546,10 +557,17 @@ def markdown_export(*, original: bool = False) -> str:
         previous_title = question.title
         level = "###" if question.group else "##"
         lines.extend(["", f"{level} {question.number}. {question.title}", ""])
-        for line in version.body.strip().splitlines():
-            escaped = _HEADING_START.sub(lambda m: m.group(1) + "\\#", line)
-            lines.append(f"   {escaped}" if escaped.strip() else "")
+        lines.extend(_indented(version.body))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _indented(text: str) -> list[str]:
+    """Answer lines indented as in the seed; a line starting with ``#`` is escaped, never a heading."""
+    lines = []
+    for line in text.strip().splitlines():
+        escaped = _HEADING_START.sub(lambda m: m.group(1) + "\\#", line)
+        lines.append(f"   {escaped}" if escaped.strip() else "")
+    return lines
 
 
 # --- Moodle XML ----------------------------------------------------------------------------------------------

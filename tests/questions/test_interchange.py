@@ -206,3 +206,25 @@ def test_fixed_erratum_keeps_its_fixing_version_after_round_trip(expert, reviewe
     _rich_bank(expert, reviewer, trainee)
     fixed = Erratum.objects.get(status="fixed")
     assert fixed.fixed_in.number == 2
+
+
+@pytest.mark.django_db
+def test_markdown_export_of_the_seed_reimports_identically(tmp_path):
+    """Seed → import_questions → export_markdown --original → import_questions again: same bank."""
+    call_command("import_questions", stdout=StringIO(), stderr=StringIO())
+
+    def snapshot() -> dict[tuple[str, str], tuple[str, str, str]]:
+        return {
+            (q.topic.slug, q.number): (q.title, q.group, q.versions.get(number=1).body)
+            for q in Question.objects.select_related("topic").prefetch_related("versions")
+        }
+
+    before = snapshot()
+    assert len(before) > 30
+    path = tmp_path / "bank.md"
+    call_command("export_markdown", str(path), "--original")
+    ReferenceAnswerVersion.objects.all().delete()
+    Question.objects.all().delete()
+    Topic.objects.all().delete()
+    call_command("import_questions", str(path), stdout=StringIO(), stderr=StringIO())
+    assert snapshot() == before
