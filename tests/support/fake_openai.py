@@ -46,7 +46,7 @@ class RecordedRequest:
 class Reply:
     """Base of the scripted replies: ``respond`` returns (status, JSON body)."""
 
-    delay_s: float = 0.0
+    delay_s: float = field(default=0.0, kw_only=True)
 
     def respond(self, request: RecordedRequest) -> tuple[int, dict[str, Any]]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -163,7 +163,9 @@ class FakeOpenAI:
         self._received = threading.Condition(self._lock)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -208,3 +208,50 @@ def sender_app(env: dict[str, str]) -> Celery:
     app.conf.task_serializer = "json"
     app.conf.accept_content = ["json"]
     return app
+
+
+def queues_purge(queues: Sequence[str] = QUEUES) -> None:
+    """Drop messages left on the test broker's queues (the in-memory one outlives tests)."""
+    from interview_platform.celery import app
+
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in queues:
+            channel.queue_declare(queue=queue, durable=True, auto_delete=False)
+            channel.queue_purge(queue)
+
+
+def queued_messages(queue: str = "grading") -> list[dict[str, Any]]:
+    """Take the messages waiting on ``queue``: [{"task": name, "args": [...]}]."""
+    from interview_platform.celery import app
+
+    taken = []
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        channel.queue_declare(queue=queue, durable=True, auto_delete=False)
+        while (message := channel.basic_get(queue, no_ack=True)) is not None:
+            args, _kwargs, _embed = message.decode()
+            taken.append({"task": message.headers["task"], "args": list(args)})
+    return taken
+
+
+def _pools_reset(app: Celery) -> None:
+    # Dropped, not closed: kombu's global pool registry may hand the same pools out again.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@contextmanager
+def broker_unreachable() -> Iterator[None]:
+    """Point this process's Celery app at a closed port: publishing fails as when the broker is down."""
+    from interview_platform.celery import app
+
+    saved = app.conf.broker_url, app.conf.broker_transport_options
+    app.conf.broker_url = "redis://127.0.0.1:9/0"
+    app.conf.broker_transport_options = {}
+    _pools_reset(app)
+    try:
+        yield
+    finally:
+        app.conf.broker_url, app.conf.broker_transport_options = saved
+        _pools_reset(app)
