@@ -154,6 +154,7 @@ _NUMBER_PATTERNS = [
     re.compile(rf"^({_CJK_NUMBER})\s*[、.．]\s*(.*)$"),
     # "1. x", "1、x", "1) x", "1.1 x", "1 x"; a "." followed by a digit is part of the number.
     re.compile(r"^(\d+(?:\.\d+)*)(?:[.．](?!\d)|[、)）:：]|\s+)\s*(.*)$"),
+    re.compile(r"^(\d+(?:\.\d+)*)[.．]?()$"),  # a number and no title
     # "1.1什么是…": a dotted number glued to Chinese text.
     re.compile(r"^(\d+(?:\.\d+)+)(?=[^\x00-\x7f])(.*)$"),
 ]
@@ -471,11 +472,19 @@ class _Builder:
 
     # Content directly under a topic: "标题: 回答" lines, or the topic's description
 
-    def topic_content(self, lines: list[_Line], *, before_any_heading: bool) -> None:
+    def topic_content(self, lines: list[_Line], *, before_any_heading: bool, min_line_questions: int = 1) -> None:
+        """Lines directly under a topic (or before any heading).
+
+        Runs of "标题: 回答" lines are questions; a line after one continues its answer. When
+        headings hold the questions around it, a single such line ("前言：…") is ordinary text:
+        ``min_line_questions`` is then 2.
+        """
+        splits = [None if line.in_code else line_question_split(line.text) for line in lines]
+        if sum(split is not None for split in splits) < min_line_questions:
+            splits = [None] * len(lines)
         current: tuple[_Line, str, list[_Line]] | None = None  # (line, title, answer lines)
         loose: list[_Line] = []
-        for line in lines:
-            split = None if line.in_code else line_question_split(line.text)
+        for line, split in zip(lines, splits, strict=True):
             if split is not None:
                 if current is not None:
                     self._line_question_add(*current)
@@ -648,16 +657,19 @@ def source_parse(text: str, *, file_name: str) -> ParsedSource:
             preamble.append(line)
 
     topic_lines, title_lines = _topic_headings(headings, builder)
-    builder.topic_content(preamble, before_any_heading=True)
-    for heading in headings:
+    builder.topic_content(preamble, before_any_heading=True, min_line_questions=2 if headings else 1)
+    for index, heading in enumerate(headings):
         number = heading.line.number
+        following = headings[index + 1] if index + 1 < len(headings) else None
+        questions_follow = following is not None and following.line.number not in topic_lines | title_lines
         if number in title_lines:
-            if any(not line.blank for line in heading.content):
-                builder.topic_content(heading.content, before_any_heading=True)
+            builder.topic_content(heading.content, before_any_heading=True, min_line_questions=2)
             continue
         if number in topic_lines:
             builder.topic_open(heading.title or heading.text, number)
-            builder.topic_content(heading.content, before_any_heading=False)
+            builder.topic_content(
+                heading.content, before_any_heading=False, min_line_questions=2 if questions_follow else 1
+            )
         else:
             builder.heading_add(heading)
     builder.topic_close()
@@ -685,6 +697,7 @@ class QuestionPlan:
     published: ReferenceAnswerVersion | None = None  # the version published now
     version_number: int = 1  # of the version to create
     retitled: bool = False
+    replaced_number: int | None = None  # the number of the version published before the import
 
     @property
     def label(self) -> str:
@@ -695,12 +708,12 @@ class QuestionPlan:
         if self.action == Action.CREATED:
             return f"created {self.parsed.number} {title} (v1 published)"
         if self.action == Action.PUBLISHED:
-            superseded = f", supersedes v{self.published.number}" if self.published else ""
+            superseded = f", supersedes v{self.replaced_number}" if self.replaced_number else ""
             return f"new version {self.parsed.number} v{self.version_number} published{superseded}: {title}"
         if self.action == Action.IN_REVIEW:
             return (
                 f"new version {self.parsed.number} v{self.version_number} left in review: an expert's "
-                f"v{self.published.number if self.published else '?'} is published, a reviewer decides: {title}"
+                f"v{self.replaced_number} is published, a reviewer decides: {title}"
             )
         return f"unchanged {self.parsed.number} {title}" + (" (title updated)" if self.retitled else "")
 
@@ -791,6 +804,7 @@ def _question_plan(
         published=published,
         version_number=(history[-1].number + 1) if history else 1,
         retitled=question.title != parsed.title,
+        replaced_number=published.number if published else None,
     )
     if previous is not None and previous.body == parsed.body:
         return plan
@@ -869,9 +883,18 @@ def _question_apply(plan: QuestionPlan, topic: Topic, file_name: str) -> None:
         plan.question = question
     else:
         question = plan.question
-        question.title, question.group, question.order = parsed.title, parsed.group, order
-        question.source_file, question.source_line = file_name, parsed.line
-        question.save(update_fields=["title", "group", "order", "source_file", "source_line", "updated_at"])
+        wanted = {
+            "title": parsed.title,
+            "group": parsed.group,
+            "order": order,
+            "source_file": file_name,
+            "source_line": parsed.line,
+        }
+        changed = [name for name, value in wanted.items() if getattr(question, name) != value]
+        if changed:  # an unchanged question is not written at all
+            for name in changed:
+                setattr(question, name, wanted[name])
+            question.save(update_fields=[*changed, "updated_at"])
 
     if plan.action in (Action.CREATED, Action.PUBLISHED, Action.IN_REVIEW):
         publish = plan.action != Action.IN_REVIEW
