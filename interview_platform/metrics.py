@@ -62,7 +62,7 @@ GRADER_CALL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60
 # Final failure messages sorted into a few stable labels (first match wins), so the
 # ``reason`` label stays bounded whatever text the provider sent.
 FAILURE_REASONS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("timeout", re.compile(r"time[ d]?out|timelimit|timed out|超时", re.IGNORECASE)),
+    ("timeout", re.compile(r"time[ d]?out|timelimit|timed out|took longer than|超时", re.IGNORECASE)),
     ("rate_limited", re.compile(r"\b429\b|rate.?limit|quota|too many requests", re.IGNORECASE)),
     ("authentication", re.compile(r"\b40[13]\b|auth|api key|permission|forbidden", re.IGNORECASE)),
     ("provider_error", re.compile(r"\b5\d\d\b|server error|unavailable|connection|connect", re.IGNORECASE)),
@@ -227,7 +227,9 @@ class GradingCollector(Collector):
         )
         up = GaugeMetricFamily("interview_broker_up", "1 when the broker answered this scrape.")
         depth = GaugeMetricFamily(
-            "interview_queue_depth", "Messages waiting in each Celery queue (not yet taken by a worker).", ["queue"]
+            "interview_queue_depth",
+            "Messages waiting in each Celery queue (not yet taken by a worker).",
+            labels=["queue"],
         )
         try:
             with celery_app.connection_for_read() as connection:
