@@ -83,6 +83,32 @@
     countdownTimer = window.setInterval(tick, 1000);
   }
 
+  // Candidate answers: a box typed in but not yet saved (the save is debounced) is sent with
+  // a beacon when the page goes away, so closing or reloading the tab loses no keystrokes.
+  document.addEventListener("input", function (event) {
+    if (event.target.hasAttribute && event.target.hasAttribute("data-candidate-answer")) event.target.dataset.dirty = "1";
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var box = event.target;
+    if (box.hasAttribute && box.hasAttribute("data-candidate-answer") && event.detail.xhr.status < 300) delete box.dataset.dirty;
+  });
+  document.addEventListener("submit", function (event) {
+    if (event.defaultPrevented) return;  // the candidate cancelled the confirmation
+    // The final post carries every box's text; nothing is left for a beacon.
+    event.target.querySelectorAll("textarea[data-dirty]").forEach(function (box) { delete box.dataset.dirty; });
+  });
+  window.addEventListener("pagehide", function () {
+    if (!navigator.sendBeacon) return;
+    var token = document.querySelector("input[name=csrfmiddlewaretoken]");
+    document.querySelectorAll("textarea[data-candidate-answer][data-dirty]").forEach(function (box) {
+      var data = new FormData();
+      if (token) data.append("csrfmiddlewaretoken", token.value);
+      data.append("question", box.getAttribute("data-question"));
+      data.append(box.name, box.value);
+      navigator.sendBeacon(box.getAttribute("hx-post"), data);
+    });
+  });
+
   function init(root) {
     bindCounts(root);
     bindStartTimes(root);

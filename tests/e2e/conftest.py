@@ -64,25 +64,33 @@ def screenshot() -> Any:
     return take
 
 
+def _sqlite_dirty_reads(sender: Any, connection: Any, **kwargs: Any) -> None:
+    # The in-memory test database is shared between threads through SQLite's shared cache,
+    # where a reader's table lock makes a concurrent writer fail at once ("database table is
+    # locked") instead of waiting. Readers that take no locks remove that test-only clash.
+    if connection.vendor == "sqlite":
+        connection.cursor().execute("PRAGMA read_uncommitted = 1")
+
+
 @pytest.fixture
 def grading_worker(transactional_db: None) -> Iterator[Any]:
-    """A real Celery worker consuming the grading and default queues in a thread of this process.
+    """A real Celery worker (the grading area's ``celery_worker_running``) in a thread of this process.
 
-    Uses the grading area's helper when present; otherwise Celery's own test worker.
+    On SQLite the worker grades one attempt at a time: the shared-cache in-memory test
+    database does not let two threads write at once. PostgreSQL gets the thread pool.
     """
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    from tests.support.worker import celery_worker_running, queues_purge
+
+    sqlite = connection.vendor == "sqlite"
+    if sqlite:
+        connection_created.connect(_sqlite_dirty_reads)
+    queues_purge()
     try:
-        from tests.support.worker import celery_worker_running  # type: ignore[import-not-found]
-    except ImportError:
-        celery_worker_running = None
-    if celery_worker_running is not None:
-        with celery_worker_running() as worker:
+        options = {"pool": "solo", "concurrency": 1} if sqlite else {}
+        with celery_worker_running(**options) as worker:
             yield worker
-        return
-    from celery.contrib.testing.worker import start_worker
-
-    from interview_platform.celery import app
-
-    with start_worker(
-        app, pool="solo", perform_ping_check=False, queues=["grading", "default"], shutdown_timeout=10.0
-    ) as worker:
-        yield worker
+    finally:
+        connection_created.disconnect(_sqlite_dirty_reads)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from attempts.assessments import assessment_create, invitation_create
 from attempts.models import Attempt, Invitation
@@ -32,6 +33,7 @@ GOOD_ANSWER = (
     "SFT 是监督微调（Supervised Fine-Tuning）：在预训练模型的基础上继续训练，"
     "使用人工标注的指令-回答数据，让模型学会按指令回答。"
 )
+LORA_ANSWER = "LoRA 用低秩矩阵近似权重更新，只训练少量参数。"
 
 
 def make_bank() -> dict[str, Any]:
@@ -89,15 +91,13 @@ def test_trainee_answers_watches_the_grade_arrive_and_switches_language(
     page.click("text=题库")
     assert page.locator("tr.q-row").count() == 3
     page.fill("input[name=search]", "复读机")
-    page.wait_for_function("document.querySelectorAll('tr.q-row').length === 1")
+    expect(page.locator("tr.q-row")).to_have_count(1)
     assert "复读机" in page.inner_text("tr.q-row")
     assert "search=" in page.url  # the filter is in the address, so it can be shared
     screenshot(page, "02-bank-search")
     page.fill("input[name=search]", "预训练")
-    page.wait_for_function(
-        "document.querySelectorAll('tr.q-row').length === 1 && "
-        "document.querySelector('tr.q-row').textContent.includes('SFT')"
-    )
+    expect(page.locator("tr.q-row")).to_have_count(1)
+    expect(page.locator("tr.q-row")).to_contain_text("SFT")
     page.click(f"text={bank['sft'].title}")
     assert page.locator("h1.prompt").inner_text() == bank["sft"].title
     assert "你自己回答过这道题之后" in page.inner_text("body")  # no reference before attempting
@@ -124,7 +124,7 @@ def test_trainee_answers_watches_the_grade_arrive_and_switches_language(
     reference = page.locator(".attempt-status .reference")
     assert "版本 1" in reference.inner_text() and "监督微调" in reference.inner_text()
     assert page.locator(".attempt-status .reference strong").first.inner_text().startswith("SFT")
-    assert page.evaluate("document.querySelectorAll('main script').length") == 0  # the <script> was removed
+    assert page.locator("main script").count() == 0  # the <script> was removed
     screenshot(page, "03-question-graded")
 
     page.click("text=历史")
@@ -189,7 +189,7 @@ def test_candidate_takes_the_test_through_the_link(
     page.click("text=开始测评")
     countdown = page.locator(".countdown")
     countdown.wait_for()
-    page.wait_for_function("/^\\d{2}:\\d{2}$/.test(document.querySelector('.countdown').textContent.trim())")
+    expect(countdown).to_have_text(re.compile(r"^\s*\d{2}:\d{2}\s*$"))
     assert countdown.inner_text().startswith(("19:", "20:"))
 
     first = f"#answer-{bank['sft'].pk}"
@@ -199,11 +199,22 @@ def test_candidate_takes_the_test_through_the_link(
     assert invitation.draft_answers[str(bank["sft"].pk)] == GOOD_ANSWER
     screenshot(page, "11-take-answering")
 
-    # Reload: the saved answer comes back; the clock keeps the server's time.
-    page.reload()
-    assert page.input_value(first) == GOOD_ANSWER
+    # Leaving the page right after typing (before the debounced save) still keeps the text.
+    second = f"#answer-{bank['others'][0].pk}"
+    page.fill(second, "草稿")
+    page.goto("about:blank")
+    for _ in range(50):
+        invitation.refresh_from_db()
+        if invitation.draft_answers.get(str(bank["others"][0].pk)) == "草稿":
+            break
+        page.wait_for_timeout(100)
+    assert invitation.draft_answers.get(str(bank["others"][0].pk)) == "草稿"
+
+    # Back on the link: the saved answers come back; the clock keeps the server's time.
+    page.goto(f"{base}/take/{token}/")
+    assert page.input_value(first) == GOOD_ANSWER and page.input_value(second) == "草稿"
     # The last answer is typed and submitted at once: the final post carries it.
-    page.fill(f"#answer-{bank['others'][0].pk}", "LoRA 用低秩矩阵近似权重更新，只训练少量参数。")
+    page.fill(second, LORA_ANSWER)
 
     dialogs: list[str] = []
 
@@ -221,5 +232,6 @@ def test_candidate_takes_the_test_through_the_link(
     assert invitation.completed_at is not None and invitation.completed_at <= timezone.now()
     assert "高质量标注数据" not in page.inner_text("main")  # never the reference answer
     assert "未作答" not in page.inner_text("#results")  # both answers arrived
-    assert Attempt.objects.filter(invitation=invitation).count() == 2
+    answers = dict(Attempt.objects.filter(invitation=invitation).values_list("question_id", "answer"))
+    assert answers == {bank["sft"].pk: GOOD_ANSWER, bank["others"][0].pk: LORA_ANSWER}
     screenshot(page, "12-take-results")
