@@ -12,6 +12,7 @@ admin site's own login check comes first, then the role predicates of ``accounts
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -195,13 +196,18 @@ class VersionForm(forms.Form):
         }
 
     def add_service_error(self, error: ServiceError) -> None:
-        placed = False
-        for field, field_messages in error.field_errors.items():
-            for message in field_messages:
-                self.add_error(field if field in self.fields else None, message)
-                placed = True
-        if not placed:
-            self.add_error(None, error.message)
+        _form_add_service_error(self, error)
+
+
+def _form_add_service_error(form: forms.Form, error: ServiceError) -> None:
+    """Show a service's refusal on the form: on the fields it names, else above the form."""
+    placed = False
+    for field, field_messages in error.field_errors.items():
+        for message in field_messages:
+            form.add_error(field if field in form.fields else None, message)
+            placed = True
+    if not placed:
+        form.add_error(None, error.message)
 
 
 class ChangeNoteForm(forms.Form):
@@ -549,84 +555,82 @@ class QuestionAdmin(CurationAccessMixin, admin.ModelAdmin):
                 )
         return self._back(question)
 
+    def _form_action(
+        self,
+        request: HttpRequest,
+        question: Question,
+        version: ReferenceAnswerVersion,
+        *,
+        form: forms.Form,
+        perform: Callable[[dict[str, Any]], tuple[str, str]],
+        title: str,
+        submit_label: str,
+    ) -> HttpResponse:
+        """A one-form action on a version: validate, call the service, log, or show the refusal on the form.
+
+        ``perform`` takes the cleaned data and returns (log message, success message).
+        """
+        status = 200
+        if request.method == "POST":
+            status = 400
+            if form.is_valid():
+                try:
+                    logged, success = perform(form.cleaned_data)
+                except ServiceError as error:
+                    status = error.status_code
+                    _form_add_service_error(form, error)
+                else:
+                    self._log(request, question, logged)
+                    messages.success(request, success)
+                    return self._back(question)
+        context = {"title": title, "form": form, "version": version, "submit_label": submit_label}
+        return self._render(request, "action_form.html", question, context, status=status)
+
     def version_reject_view(self, request: HttpRequest, question_id: int, number: int) -> HttpResponse:
         question = self._question(request, question_id)
         version = self._version(question, number)
-        status = 200
-        if request.method == "POST":
-            form = ReviewCommentForm(request.POST)
-            if form.is_valid():
-                try:
-                    services.reference_version_reject(
-                        version=version, reviewer=request.user, comment=form.cleaned_data["comment"]
-                    )
-                except ServiceError as error:
-                    status = error.status_code
-                    for message in [m for ms in error.field_errors.values() for m in ms] or [error.message]:
-                        form.add_error("comment" if error.field_errors else None, message)
-                else:
-                    self._log(request, question, f"Rejected v{number}")
-                    messages.success(request, _("v%(number)d rejected.") % {"number": number})
-                    return self._back(question)
-            else:
-                status = 400
-        else:
-            form = ReviewCommentForm()
+        form = ReviewCommentForm(request.POST if request.method == "POST" else None)
         form.fields["comment"].required = True
         form.fields["comment"].help_text = _("Required: the author reads it.")
-        return self._render(
+
+        def perform(data: dict[str, Any]) -> tuple[str, str]:
+            services.reference_version_reject(version=version, reviewer=request.user, comment=data["comment"])
+            return f"Rejected v{number}", _("v%(number)d rejected.") % {"number": number}
+
+        return self._form_action(
             request,
-            "action_form.html",
             question,
-            {
-                "title": _("Reject v%(number)d") % {"number": number},
-                "form": form,
-                "version": version,
-                "submit_label": _("Reject"),
-            },
-            status=status,
+            version,
+            form=form,
+            perform=perform,
+            title=_("Reject v%(number)d") % {"number": number},
+            submit_label=_("Reject"),
         )
 
     def version_revert_view(self, request: HttpRequest, question_id: int, number: int) -> HttpResponse:
         question = self._question(request, question_id)
         version = self._version(question, number)
-        status = 200
-        if request.method == "POST":
-            form = ChangeNoteForm(request.POST)
-            if form.is_valid():
-                try:
-                    draft = services.reference_version_revert(
-                        question=question,
-                        to_version=number,
-                        author=request.user,
-                        change_note=form.cleaned_data["change_note"],
-                    )
-                except ServiceError as error:
-                    status = error.status_code
-                    form.add_error(None, error.message)
-                else:
-                    self._log(request, question, f"Reverted to v{number} as draft v{draft.number}")
-                    messages.success(
-                        request,
-                        _("Draft v%(new)d copies v%(old)d; submit it for review to publish it.")
-                        % {"new": draft.number, "old": number},
-                    )
-                    return self._back(question)
-            else:
-                status = 400
-        else:
-            form = ChangeNoteForm(initial={"change_note": _("Revert to v%(number)d") % {"number": number}})
-        return self._render(
+        initial = {"change_note": _("Revert to v%(number)d") % {"number": number}}
+        form = ChangeNoteForm(request.POST if request.method == "POST" else None, initial=initial)
+
+        def perform(data: dict[str, Any]) -> tuple[str, str]:
+            draft = services.reference_version_revert(
+                question=question, to_version=number, author=request.user, change_note=data["change_note"]
+            )
+            return (
+                f"Reverted to v{number} as draft v{draft.number}",
+                _("Draft v%(new)d copies v%(old)d; submit it for review to publish it.")
+                % {"new": draft.number, "old": number},
+            )
+
+        return self._form_action(
             request,
-            "action_form.html",
             question,
-            {
-                "title": _("Revert to v%(number)d") % {"number": number},
-                "form": form,
-                "version": version,
-                "submit_label": _("Create draft from v%(number)d") % {"number": number},
-            },
-            status=status,
+            version,
+            form=form,
+            perform=perform,
+            title=_("Revert to v%(number)d") % {"number": number},
+            submit_label=_("Create draft from v%(number)d") % {"number": number},
         )
 
     def compare_view(self, request: HttpRequest, question_id: int) -> HttpResponse:
