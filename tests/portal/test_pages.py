@@ -419,3 +419,10 @@ def test_question_page_resumes_the_live_panel_of_an_answer_still_being_graded(lo
     Attempt.objects.filter(pk=attempt.pk).update(status="failed", error_message="x")
     page = login(trainee).get(reverse("portal:question", args=[bank.sft.pk])).content.decode()
     assert f'id="attempt-{attempt.pk}"' not in page
+
+
+@pytest.mark.parametrize(
+    ("persona", "status"), [("trainee", 403), ("expert", 403), ("hr_user", 403), ("admin_user", 200)]
+)
+def test_team_page_by_role(request, login, persona: str, status: int) -> None:
+    assert login(request.getfixturevalue(persona)).get(reverse("portal:team")).status_code == status
