@@ -7,9 +7,13 @@ Bounded: a few examples per operation, so the run takes well under a minute.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -25,7 +29,18 @@ MAX_EXAMPLES = 12
 
 
 @pytest.fixture
-def admin_headers(admin_user, seed_questions) -> dict[str, str]:
+def keep_test_connection() -> Iterator[None]:
+    """Requests go straight to the WSGI app, whose request signals would close the database
+    connection that holds the test's transaction; Django's own test client detaches them too."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def admin_headers(admin_user, seed_questions, keep_test_connection) -> dict[str, str]:
     assessment = assessment_create(
         owner=admin_user,
         title="schemathesis",
