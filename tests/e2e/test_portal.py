@@ -103,8 +103,9 @@ def test_trainee_answers_watches_the_grade_arrive_and_switches_language(
     assert "你自己回答过这道题之后" in page.inner_text("body")  # no reference before attempting
 
     # Answer: the character count follows the typing; submitting shows the live status.
-    page.fill("textarea[name=answer]", GOOD_ANSWER)
-    assert page.inner_text("#answer-count").startswith(f"{len(GOOD_ANSWER)} / 20000")
+    answer = GOOD_ANSWER + "<script>document.title = 'pwned'</script>"
+    page.fill("textarea[name=answer]", answer)
+    assert page.inner_text("#answer-count").startswith(f"{len(answer)} / 20000")
     page.click("text=提交评分")
     panel = page.locator(".attempt-status")
     panel.wait_for()
@@ -124,7 +125,10 @@ def test_trainee_answers_watches_the_grade_arrive_and_switches_language(
     reference = page.locator(".attempt-status .reference")
     assert "版本 1" in reference.inner_text() and "监督微调" in reference.inner_text()
     assert page.locator(".attempt-status .reference strong").first.inner_text().startswith("SFT")
-    assert page.locator("main script").count() == 0  # the <script> was removed
+    assert page.locator("main script").count() == 0  # the reference's <script> was removed
+    page.click("text=你的回答 >> nth=-1")  # the answer, shown as text
+    assert "<script>document.title" in page.inner_text(".answer-text")
+    assert page.title() != "pwned"
     screenshot(page, "03-question-graded")
 
     page.click("text=历史")
