@@ -244,24 +244,87 @@ def _heading(line: _Line) -> _Heading | None:
     return _Heading(line=line, level=len(match.group(1)), text=text, number=number, title=title)
 
 
+_BOLD_HEADING_RE = re.compile(r"^\*\*([^*]+)\*\*$")
+BOLD_HEADING_LEVEL = 7  # below every "#" level
+
+
+def _bold_heading(line: _Line) -> _Heading | None:
+    """A line that is all bold and numbered ("**1. 什么是 SFT？**") or a question ("**什么是 SFT？**")."""
+    if line.in_code:
+        return None
+    match = _BOLD_HEADING_RE.match(line.text.strip())
+    if not match:
+        return None
+    text = match.group(1).strip()
+    number, title = number_split(text)
+    if number is None and not text.endswith(("？", "?")):
+        return None
+    return _Heading(line=line, level=BOLD_HEADING_LEVEL, text=text, number=number, title=title)
+
+
+def _bold_headings_used(lines: list[_Line]) -> bool:
+    """Bold lines mark the questions only in files whose "#" headings cannot be questions themselves.
+
+    That is: at least two such lines, and the "#" headings (if any) are of one level,
+    unnumbered and not phrased as questions. Otherwise a bold line is part of an answer.
+    """
+    if sum(_bold_heading(line) is not None for line in lines) < 2:
+        return False
+    headings = [heading for line in lines if (heading := _heading(line)) is not None and heading.text]
+    return len({heading.level for heading in headings}) <= 1 and not any(
+        heading.number is not None or heading.text.endswith(("？", "?")) for heading in headings
+    )
+
+
 # --- Line questions ("标题: 回答") -------------------------------------------------------------------
 
 _LINE_QUESTION_RE = re.compile(rf"^([^:：]{{1,{LINE_TITLE_MAX}}}?)\s*(?::\s+|：\s*)(\S.*)$")
+_BOLD_LINE_QUESTION_RE = re.compile(rf"^\*\*([^*:：]{{1,{LINE_TITLE_MAX}}}?)\s*(?:[:：]\s*\*\*|\*\*\s*[:：])\s*(\S.*)$")
+_QA_QUESTION_RE = re.compile(r"^(?:Q|问|问题|Question)\s*(\d*)\s*[:：.．、)）]\s*(\S.*)$", re.IGNORECASE)
+_QA_ANSWER_RE = re.compile(r"^(?:A|答|回答|答案|Answer)\s*\d*\s*[:：.．、)）]\s*(.*)$", re.IGNORECASE)
+_QA_WORDS = {"q", "a", "问", "答", "问题", "回答", "答案", "question", "answer"}
 _SENTENCE_PUNCTUATION = re.compile(r"[。！？!?，,；;、“”\"'`*#>|\[\]]")
 
 
 def line_question_split(text: str) -> tuple[str, str] | None:
     """``"SFT和LLM性能: SFT…"`` → ``("SFT和LLM性能", "SFT…")``; None when the line is not in that shape."""
     stripped = text.strip()
-    if not stripped or _LIST_ITEM_RE.match(stripped) or stripped[0] in "#>|`*-+_=<[!":
-        return None
-    match = _LINE_QUESTION_RE.match(stripped)
+    match = _BOLD_LINE_QUESTION_RE.match(stripped)  # "**标题**: 回答" or "**标题：** 回答"
+    if match is None:
+        if not stripped or _LIST_ITEM_RE.match(stripped) or stripped[0] in "#>|`*-+_=<[!":
+            return None
+        match = _LINE_QUESTION_RE.match(stripped)
     if not match:
         return None
     title, answer = match.group(1).strip(), match.group(2).strip()
-    if not title or _SENTENCE_PUNCTUATION.search(title) or title.replace(" ", "").isdigit() or answer.startswith("//"):
+    if (
+        not title
+        or _SENTENCE_PUNCTUATION.search(title)
+        or title.replace(" ", "").isdigit()
+        or title.casefold() in _QA_WORDS
+        or answer.startswith("//")
+    ):
         return None
     return title, answer
+
+
+def _starts_question(text: str) -> bool:
+    """Whether a line opens a question of its own: "标题: 回答" or "Q: 问题"."""
+    return bool(_QA_QUESTION_RE.match(text.strip())) or line_question_split(text) is not None
+
+
+def _front_matter_blank(lines: list[_Line]) -> int | None:
+    """Blank out a YAML front matter block (``---`` … ``---`` at the top); returns its last line."""
+    if not lines or lines[0].text.strip() != "---":
+        return None
+    for index, line in enumerate(lines[1:60], start=1):
+        if line.text.strip() in ("---", "..."):
+            for covered in lines[: index + 1]:
+                covered.text, covered.in_code, covered.fence = "", False, False
+            return line.number
+        if line.text.strip() and not re.match(r"^\s*([\w-]+\s*:|- )", line.text):
+            return None
+    return None
 
 
 # --- Answer bodies -------------------------------------------------------------------------------
@@ -413,6 +476,17 @@ def _slug(name: str, fallback: str) -> str:
 
 
 @dataclass
+class _LineQuestion:
+    """A "标题: 回答" line or a "Q: / A:" pair being read."""
+
+    line: _Line
+    title: str
+    number: str | None
+    awaiting_answer: bool  # a "Q:" line: the next non-blank line may be "A: …"
+    answer: list[_Line] = field(default_factory=list)
+
+
+@dataclass
 class _Candidate:
     """A heading question (or group) of one topic, before the structure is resolved."""
 
@@ -475,27 +549,43 @@ class _Builder:
     def topic_content(self, lines: list[_Line], *, before_any_heading: bool, min_line_questions: int = 1) -> None:
         """Lines directly under a topic (or before any heading).
 
-        Runs of "标题: 回答" lines are questions; a line after one continues its answer. When
-        headings hold the questions around it, a single such line ("前言：…") is ordinary text:
-        ``min_line_questions`` is then 2.
+        "标题: 回答" lines are questions, and so are "Q: 问题" / "A: 回答" pairs; a line after one
+        continues its answer. When headings hold the questions around it, a single such line
+        ("前言：…") is ordinary text: ``min_line_questions`` is then 2.
         """
-        splits = [None if line.in_code else line_question_split(line.text) for line in lines]
-        if sum(split is not None for split in splits) < min_line_questions:
-            splits = [None] * len(lines)
-        current: tuple[_Line, str, list[_Line]] | None = None  # (line, title, answer lines)
+        starts: list[tuple[str, str, str | None] | None] = []  # (title, first answer text, number)
+        for line in lines:
+            qa = None if line.in_code else _QA_QUESTION_RE.match(line.text.strip())
+            if qa:
+                starts.append((qa.group(2).strip(), "", qa.group(1) or None))
+                continue
+            split = None if line.in_code else line_question_split(line.text)
+            starts.append((split[0], split[1], None) if split else None)
+        if sum(start is not None for start in starts) < min_line_questions:
+            starts = [None] * len(lines)
+
+        current: _LineQuestion | None = None
         loose: list[_Line] = []
-        for line, split in zip(lines, splits, strict=True):
-            if split is not None:
+        for line, start in zip(lines, starts, strict=True):
+            if start is not None:
                 if current is not None:
-                    self._line_question_add(*current)
-                title, answer = split
-                current = (line, title, [_Line(number=line.number, text=answer)])
+                    self._line_question_add(current)
+                title, answer, number = start
+                current = _LineQuestion(line=line, title=title, number=number, awaiting_answer=not answer)
+                if answer:
+                    current.answer.append(_Line(number=line.number, text=answer))
             elif current is not None:
-                current[2].append(line)
+                answer_match = _QA_ANSWER_RE.match(line.text.strip()) if current.awaiting_answer else None
+                if answer_match and not line.in_code:
+                    if answer_match.group(1).strip():
+                        current.answer.append(_Line(number=line.number, text=answer_match.group(1).strip()))
+                else:
+                    current.answer.append(line)
+                current.awaiting_answer = current.awaiting_answer and line.blank
             else:
                 loose.append(line)
         if current is not None:
-            self._line_question_add(*current)
+            self._line_question_add(current)
         if not any(not line.blank for line in loose):
             return
         first = next(line.number for line in loose if not line.blank)
@@ -508,13 +598,14 @@ class _Builder:
             else:
                 self.topic.description = description
 
-    def _line_question_add(self, line: _Line, title: str, answer: list[_Line]) -> None:
-        topic = self.topic_default(line.number)
-        position = len(topic.questions) + len(self.candidates) + 1
-        self._question_add(
-            topic,
-            ParsedQuestion(number=str(position), title=title, body=body_build(answer, self.warnings), line=line.number),
-        )
+    def _line_question_add(self, item: _LineQuestion) -> None:
+        topic = self.topic_default(item.line.number)
+        body = body_build(item.answer, self.warnings)
+        if not body:
+            self.warn(item.line.number, f"question {item.title!r} has no answer; skipped")
+            return
+        number = item.number or str(len(topic.questions) + len(self.candidates) + 1)
+        self._question_add(topic, ParsedQuestion(number=number, title=item.title, body=body, line=item.line.number))
 
     # Heading questions
 
@@ -615,7 +706,7 @@ def _topic_headings(headings: list[_Heading], builder: _Builder) -> tuple[set[in
         topics = set()
         for heading in headings:
             first = next((line for line in heading.content if not line.blank), None)
-            if heading.number is None and first is not None and line_question_split(first.text) is not None:
+            if heading.number is None and first is not None and _starts_question(first.text):
                 topics.add(heading.line.number)
         return topics, set()
     top = [heading for heading in headings if heading.level == levels[0]]
@@ -640,12 +731,16 @@ def source_parse(text: str, *, file_name: str) -> ParsedSource:
     """Parse a Markdown Q&A file. Never raises; problems become ``warnings``."""
     builder = _Builder(file_name)
     lines, unclosed_fence = _lines(text)
+    front_matter_end = _front_matter_blank(lines)
+    if front_matter_end is not None:
+        builder.warn(1, f"front matter (lines 1–{front_matter_end}) skipped")
     if unclosed_fence is not None:
         builder.warn(unclosed_fence, "this code fence is never closed: the rest of the file is read as code")
     preamble: list[_Line] = []
     headings: list[_Heading] = []
+    bold_headings = _bold_headings_used(lines)
     for line in lines:
-        heading = _heading(line)
+        heading = _heading(line) or (_bold_heading(line) if bold_headings else None)
         if heading is not None and not heading.text:
             builder.warn(line.number, "empty heading; ignored")
             continue

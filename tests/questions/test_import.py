@@ -182,6 +182,10 @@ def test_number_split(heading: str, number: str | None, title: str) -> None:
         ("见 https://example.com", None),
         ("时间 10:30 开会", None),
         ("https://example.com/a: b", None),
+        ("**SFT和LLM性能**: SFT 是监督微调。", ("SFT和LLM性能", "SFT 是监督微调。")),
+        ("**SFT：** 监督微调。", ("SFT", "监督微调。")),
+        ("A: 这是答案", None),
+        ("答：这是答案", None),
     ],
 )
 def test_line_question_split(line: str, expected: tuple[str, str] | None) -> None:
@@ -324,6 +328,43 @@ def test_unclosed_code_fence_is_reported() -> None:
     assert any("never closed" in warning.message for warning in source.warnings)
 
 
+def test_question_and_answer_pairs_bold_titles_and_front_matter() -> None:
+    source = parse(
+        "---\ntitle: 面试笔记\ndate: 2024-01-01\n---\n"
+        "# 对齐\n"
+        "Q: 什么是 RLHF？\nA: 基于人类反馈的强化学习。\n\n它包括三个阶段。\n"
+        "Q2：什么是 DPO？\n答：直接偏好优化，\n不需要奖励模型。\n"
+        "问：没有答案的问题？\n\n"
+        "**PPO**: 近端策略优化。\n**KTO：** 基于前景理论的对齐。\n"
+    )
+
+    assert [(topic.slug, topic.line) for topic in source.topics] == [("对齐", 5)]
+    assert [(q.number, q.title, q.body, q.line) for q in source.topics[0].questions] == [
+        ("1", "什么是 RLHF？", "基于人类反馈的强化学习。\n\n它包括三个阶段。", 6),
+        ("2", "什么是 DPO？", "直接偏好优化，\n不需要奖励模型。", 10),
+        ("3", "PPO", "近端策略优化。", 15),
+        ("4", "KTO", "基于前景理论的对齐。", 16),
+    ]
+    assert [str(warning) for warning in source.warnings] == [
+        "line 1: front matter (lines 1–4) skipped",
+        "line 13: question '没有答案的问题？' has no answer; skipped",
+    ]
+
+
+def test_bold_lines_are_questions_only_where_headings_cannot_be() -> None:
+    bold_questions = parse("# 大模型面试\n**1. 什么是 SFT？**\nSFT 是监督微调。\n\n**2. 什么是 RLHF？**\n- 奖励模型\n")
+    bold_in_answers = parse("## 什么是 LoRA？\n要点：\n\n**1. 低秩**\n\n**2. 冻结**\n## 什么是 QLoRA？\n量化。\n")
+
+    assert [(q.number, q.title, q.body) for q in bold_questions.topics[0].questions] == [
+        ("1", "什么是 SFT？", "SFT 是监督微调。"),
+        ("2", "什么是 RLHF？", "- 奖励模型"),
+    ]
+    assert [(q.title, q.body) for q in bold_in_answers.topics[0].questions] == [
+        ("什么是 LoRA？", "要点：\n\n**1. 低秩**\n\n**2. 冻结**"),
+        ("什么是 QLoRA？", "量化。"),
+    ]
+
+
 @pytest.mark.parametrize(
     "data",
     ["\u4e2d\u6587".encode("gbk"), b"\xff\xfe\x00a", b"ok\x00binary"],
@@ -342,7 +383,22 @@ def test_non_utf8_or_binary_input_is_refused(data: bytes) -> None:
             st.sampled_from(
                 ["# 主题", "## 1. 问", "### 1.1 子问", "  ## 2.问", "#", "```", "- 项", "    缩进", "", "\t"]
             ),
-            st.sampled_from(["标题: 回答", "问题：答案", "**未闭合", "1) 列表", "Q3 题", "一、节", "\r", "\ufeff"]),
+            st.sampled_from(
+                [
+                    "标题: 回答",
+                    "问题：答案",
+                    "**未闭合",
+                    "1) 列表",
+                    "Q3 题",
+                    "一、节",
+                    "\r",
+                    "\ufeff",
+                    "Q: 问",
+                    "A: 答",
+                    "**1. 粗体**",
+                    "---",
+                ]
+            ),
             st.text(max_size=30),
         ),
         max_size=40,
