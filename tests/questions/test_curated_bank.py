@@ -35,9 +35,9 @@ def shipped() -> dict[str, Any]:
     return json.loads(DEFAULT_PATH.read_text(encoding="utf-8"))
 
 
-def load(path: Path | str | None = None) -> str:
+def load(path: Path | str | None = None, verbosity: int = 1) -> str:
     out = StringIO()
-    call_command("load_curated_bank", *([str(path)] if path else []), stdout=out)
+    call_command("load_curated_bank", *([str(path)] if path else []), stdout=out, verbosity=verbosity)
     return out.getvalue()
 
 
@@ -160,11 +160,12 @@ def test_second_run_changes_nothing(mini_bank: Path) -> None:
     snapshot = list(ReferenceAnswerVersion.objects.values_list("id", "status", "updated_at"))
     errata_before = Erratum.objects.count()
 
-    output = load(mini_bank)
+    output = load(mini_bank, verbosity=2)
 
     assert list(ReferenceAnswerVersion.objects.values_list("id", "status", "updated_at")) == snapshot
     assert Erratum.objects.count() == errata_before
     assert "0 corrected versions published" in output and "2 questions unchanged" in output
+    assert "unchanged 大模型llms微调面/2: corrected version already present" in output
 
 
 def test_an_experts_later_version_is_left_alone(mini_bank: Path, expert, reviewer) -> None:

@@ -341,13 +341,15 @@ class Command(BaseCommand):
                     version = question_correction_apply(target=target, editor=editor, reviewer=reviewer)
                     if version is None:
                         skipped += 1
-                        self.stdout.write(f"  unchanged {target.curated.label}: corrected version already present")
+                        if options["verbosity"] >= 2:
+                            self.stdout.write(f"  unchanged {target.curated.label}: corrected version already present")
                         continue
                     created += 1
-                    errata += len(target.curated.errata)
+                    fixed = len(target.curated.errata)
+                    errata += fixed
                     self.stdout.write(
                         f"  published {target.curated.label} v{version.number} "
-                        f"({len(target.curated.errata)} errors fixed)"
+                        f"({fixed} error{'' if fixed == 1 else 's'} fixed)"
                     )
         except ServiceError as error:
             raise CommandError(f"refused: {error.message}") from None
