@@ -17,8 +17,9 @@ Two sources, chosen so that every number is right however many processes serve t
   reading it gives exact, restart-proof numbers with no per-worker exporter to discover.
   The queries are aggregates over indexed columns; a scrape every 15–60 s costs little.
 
-Access: ``Authorization: Bearer <METRICS_TOKEN>`` (compared in constant time) or a staff
-session. Anyone else gets 401 (no credentials) or 403, and nothing is revealed.
+Access: ``Authorization: Bearer <METRICS_TOKEN>`` (compared in constant time) or the session
+of a user with the admin role (operators; curators are staff for the admin site but are not
+operators). Anyone else gets 401 (no credentials) or 403, and nothing is revealed.
 """
 
 from __future__ import annotations
@@ -280,7 +281,9 @@ def operator_allowed(request: HttpRequest) -> bool | None:
         return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), token)
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        return bool(user.is_active and user.is_staff)
+        from accounts.roles import Role, user_has_role
+
+        return bool(user.is_active and user_has_role(user, Role.ADMIN))
     return None
 
 
