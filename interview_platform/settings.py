@@ -300,6 +300,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Also here (not only in the schema view's settings): `manage.py check --deploy` builds
+    # the schema with these global settings and warns about every unnamed enum collision.
+    "ENUM_NAME_OVERRIDES": {
+        "AttemptStatusEnum": "attempts.models.Attempt.Status",
+        "InvitationStatusEnum": "attempts.models.Invitation.Status",
+        "DeliveryStatusEnum": "attempts.models.WebhookDelivery.Status",
+        "QuestionStatusEnum": "questions.models.Question.Status",
+        "VersionStatusEnum": "questions.models.ReferenceAnswerVersion.Status",
+        "ErratumStatusEnum": "questions.models.Erratum.Status",
+    },
 }
 
 # --- Security -------------------------------------------------------------------------
@@ -328,7 +338,7 @@ CSP_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", False)
 CSP_REPORT_URI = env.str("CSP_REPORT_URI")
 
 # --- Operations -----------------------------------------------------------------------
-# /metrics answers a request bearing "Authorization: Bearer <METRICS_TOKEN>", or a staff session.
+# /metrics answers a request bearing "Authorization: Bearer <METRICS_TOKEN>", or an admin's session.
 METRICS_TOKEN = env.str("METRICS_TOKEN")
 if PRODUCTION and METRICS_TOKEN and len(METRICS_TOKEN) < 32:
     raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters long.")
