@@ -819,6 +819,7 @@ class TopicPlan:
     topic: Topic | None  # None: to be created
     order: int
     new: bool = False
+    not_in_file: list[str] = field(default_factory=list)  # numbers of the topic's questions the file lacks
     questions: list[QuestionPlan] = field(default_factory=list)
 
     def count(self, action: str) -> int:
@@ -871,11 +872,20 @@ def import_plan(source: ParsedSource, *, lock: bool = False) -> ImportPlan:
         else:
             order = topic.order
         topic_plan = TopicPlan(parsed=parsed_topic, topic=topic, order=order, new=topic is None)
+        in_file = {parsed.number for parsed in parsed_topic.questions}
+        topic_plan.not_in_file = sorted(
+            (number for slug, number in by_key if slug == parsed_topic.slug and number not in in_file),
+            key=_number_key,
+        )
         for parsed in parsed_topic.questions:
             question = by_key.get((parsed_topic.slug, parsed.number))
             topic_plan.questions.append(_question_plan(parsed_topic, parsed, question, versions))
         plans.append(topic_plan)
     return ImportPlan(source=source, topics=plans)
+
+
+def _number_key(number: str) -> tuple[tuple[int, str], ...]:
+    return tuple((int(part), "") if part.isdigit() else (0, part) for part in re.split(r"[.-]", number))
 
 
 def _question_plan(

@@ -291,3 +291,16 @@ def test_exit_status_and_message_from_the_command_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip() == f"CommandError: {missing}: no such file"
     assert result.stdout == ""
+
+
+@pytest.mark.django_db
+def test_questions_missing_from_the_file_are_reported_and_kept(seed_copy: Path) -> None:
+    run(str(seed_copy))
+    lines = seed_copy.read_text(encoding="utf-8").split("\n")
+    seed_copy.write_text("\n".join(lines[:161]) + "\n", encoding="utf-8")  # drops 微调面 22 and 23
+
+    out, _err = run(str(seed_copy))
+
+    assert "not in the file, left as they are: 22, 23" in out
+    assert "[大模型llms微调面] (topic): 0 created, 0 updated (new versions), 21 unchanged" in out
+    assert Question.objects.filter(topic__slug="大模型llms微调面").count() == 23

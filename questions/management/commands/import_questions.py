@@ -101,6 +101,11 @@ class Command(BaseCommand):
                 f"  {topic.parsed.name} [{topic.parsed.slug}] ({state}): {_counts(topic.count)}"
                 + (f", {topic.count(Action.IN_REVIEW)} left for review" if topic.count(Action.IN_REVIEW) else "")
             )
+            if topic.not_in_file:
+                self.stdout.write(
+                    f"    not in the file, left as they are: {', '.join(topic.not_in_file)} "
+                    "(archive them in the admin if they are gone for good)"
+                )
             for item in topic.questions:
                 if _shown(item, verbosity):
                     self.stdout.write(f"    {item.describe()}")
