@@ -13,8 +13,11 @@ Two layers:
     number is the position); ``1.1`` belongs to ``1`` whatever the ``#`` levels; a heading with no
     answer of its own that only holds sub-questions is a *group*, one with an answer is their
     *parent*;
-  - ``标题: 回答`` lines directly under a topic (or in a file without headings), one question
-    each, numbered by position; following lines continue the answer;
+  - ``标题: 回答`` lines (also ``**标题**: 回答``) and ``Q: …`` / ``A: …`` pairs directly under a
+    topic (or in a file without headings), one question each, numbered by position; following
+    lines continue the answer; in files whose ``#`` headings can only be topics, lines that are
+    all bold and numbered (``**1. 什么是 SFT？**``) are question headings;
+  - YAML front matter is skipped; Windows/old-Mac line ends, a BOM and tabs are accepted;
   - clean-up with a warning each: a line that only repeats the end of the line before is
     dropped, an unclosed ``**`` is closed, indentation is normalised so that no answer renders
     as a code block (list nesting and fenced code are kept). Nothing else is changed.
@@ -100,6 +103,8 @@ class ParsedSource:
 
 def source_decode(data: bytes) -> str:
     """UTF-8 bytes (with or without BOM) → text with ``\\n`` line ends. Raises ImportSourceError."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ImportSourceError("UTF-16 text, not UTF-8; save it as UTF-8")
     if b"\x00" in data:
         raise ImportSourceError("not a text file (it contains NUL bytes)")
     try:
