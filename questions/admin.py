@@ -406,6 +406,7 @@ class QuestionAdmin(CurationAccessMixin, admin.ModelAdmin):
         source = question.versions.filter(status=VersionStatus.PUBLISHED).first() or latest
         latest_number = latest.number if latest else 0
         status = 200
+        stale_from: int | None = None
         if request.method == "POST":
             form = VersionForm(request.POST)
             if form.is_valid():
@@ -421,8 +422,16 @@ class QuestionAdmin(CurationAccessMixin, admin.ModelAdmin):
                 except ServiceError as error:
                     status = error.status_code
                     if error.code == "stale_version":
+                        # Nothing is saved. The author's text stays in the form, now based on
+                        # the latest version: saving again is a deliberate new version on top
+                        # of the colleague's, after the page shows what changed.
                         _service_error_message(request, error)
+                        stale_from = form.cleaned_data.get("base_version") or 0
                         latest_number = error.extra.get("current_version", latest_number)
+                        data = request.POST.copy()
+                        data["base_version"] = str(latest_number)
+                        form = VersionForm(data)
+                        form.is_valid()
                     else:
                         form.add_service_error(error)
                 else:
@@ -446,6 +455,7 @@ class QuestionAdmin(CurationAccessMixin, admin.ModelAdmin):
                 "form": form,
                 "source": source,
                 "latest_number": latest_number,
+                "stale_from": stale_from,
                 "submit_label": _("Save version"),
                 "show_submit_choice": True,
             },

@@ -211,6 +211,14 @@ def test_second_concurrent_edit_is_refused_with_a_clear_message(login, expert, m
     assert response.context["form"].data["body"] == "第二位专家的版本"  # their text is not lost
     assert list(question.versions.values_list("body", flat=True).order_by("number"))[1] == "第一位专家的版本"
     assert question.versions.count() == 2
+    html = response.content.decode()
+    assert 'id="stale-warning"' in html and "compare/?a=1&amp;b=2" in html
+    # Having seen the warning, saving again is a deliberate new version on top of v2.
+    assert response.context["form"].data["base_version"] == "2"
+    again = second.post(_question_url(question, "versions/new/"), response.context["form"].data)
+    assert again.status_code == 302
+    v3 = question.versions.get(number=3)
+    assert (v3.body, v3.based_on.number, v3.author) == ("第二位专家的版本", 2, other)
 
 
 def test_submit_approve_and_four_eyes_through_the_admin(login, expert, reviewer, make_user):
