@@ -30,6 +30,7 @@ setup: deps translations
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py import_questions
+	$(BIN)/python manage.py load_curated_bank
 	$(BIN)/python manage.py setup_demo
 
 run: setup
