@@ -197,10 +197,15 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Broadcast/fan-out exchanges (worker control) live here, not in the current directory.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
         # The transport polls; a short interval keeps a grade from waiting a second per hop.
         "polling_interval": env.float("CELERY_FILESYSTEM_POLLING_INTERVAL", 0.1, minimum=0.01),
     }
+elif CELERY_BROKER_URL.startswith("memory"):
+    # The in-memory transport (tests) polls once a second by default.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.05}
 elif CELERY_BROKER_URL.startswith(("redis", "rediss")):
     # A task not acknowledged within this time is handed to another worker; it must exceed
     # the longest grading task (hard time limit plus retries' countdown).
