@@ -715,6 +715,9 @@ def _topic_headings(headings: list[_Heading], builder: _Builder) -> tuple[set[in
                 topics.add(heading.line.number)
         return topics, set()
     top = [heading for heading in headings if heading.level == levels[0]]
+    if all(heading.number for heading in top) and any(not line.blank for heading in top for line in heading.content):
+        # "# 1. 什么是 SFT" with an answer and "## 1.1 …" below: all questions, none is a topic.
+        return set(), set()
     if len(top) == 1 and top[0] is headings[0] and len(levels) >= 3:
         second = [heading for heading in headings if heading.level == levels[1]]
         index = {id(heading): position for position, heading in enumerate(headings)}

@@ -266,6 +266,17 @@ def test_headings_of_one_level_without_a_topic_go_to_a_topic_named_after_the_fil
     ]
 
 
+def test_numbered_top_level_headings_with_answers_are_questions_not_topics() -> None:
+    source = parse("# 1. 什么是 SFT\n监督微调。\n## 1.1 SFT 数据\n指令数据。\n# 2. 什么是 RLHF\n人类反馈。\n", "rl.md")
+
+    assert [topic.slug for topic in source.topics] == ["rl"]
+    assert [(q.number, q.title, q.parent_number) for q in source.topics[0].questions] == [
+        ("1", "什么是 SFT", None),
+        ("1.1", "SFT 数据", "1"),
+        ("2", "什么是 RLHF", None),
+    ]
+
+
 def test_line_questions_without_headings_and_continuation_lines() -> None:
     source = parse(
         "LoRA 原理: 冻结原权重，训练低秩矩阵。\n\nQLoRA: 4bit 量化加 LoRA。\n这一行补充上一题。\n\n"
