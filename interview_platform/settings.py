@@ -40,6 +40,9 @@ else:
     SECRET_KEY = env.str("SECRET_KEY") or "development-only-secret-key-never-use-in-production-0123456789"
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver", "[::1]"])
 
+# Previous keys, still accepted for signatures (sessions, password resets) while a rotated
+# SECRET_KEY takes over; remove them once sessions made with them have expired.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS")
 # Where candidates' invitation links point (scheme and host, no trailing slash).
 SITE_URL = env.str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
