@@ -194,3 +194,36 @@ def test_database_allows_one_published_version_only():
     question = PublishedQuestionFactory()
     with pytest.raises(IntegrityError), transaction.atomic():
         ReferenceAnswerVersionFactory(question=question, number=2, status=Status.PUBLISHED)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_saves_from_the_same_base_create_one_version(make_user):
+    """Two experts press save at the same moment: the question's row lock lets one through."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (SQLite serialises every write anyway)")
+    question = PublishedQuestionFactory()
+    authors = [make_user(f"expert_{n}", roles=("expert",)) for n in range(4)]
+    barrier = threading.Barrier(len(authors))
+    outcomes: list[str] = []
+
+    def save(author: object) -> None:
+        try:
+            barrier.wait()
+            _new(question, author, body=f"{author} 的版本")
+            outcomes.append("created")
+        except ServiceError as error:
+            outcomes.append(error.code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=save, args=(author,)) for author in authors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["created", "stale_version", "stale_version", "stale_version"]
+    assert list(question.versions.values_list("number", flat=True).order_by("number")) == [1, 2]
