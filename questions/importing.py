@@ -347,10 +347,13 @@ def _drop_repeated_tails(lines: list[_Line], warnings: list[ImportWarning]) -> l
         if line.blank:
             kept.append(line)
             continue
+        if line.in_code:
+            previous = None
+            kept.append(line)
+            continue
         text = " ".join(line.text.split())
         if (
             previous is not None
-            and not line.in_code
             and not _is_list_item(line.text.strip())
             and len(text) >= STRAY_MIN_CHARS
             and len(previous) > len(text)
@@ -395,7 +398,7 @@ def _repair_bold(lines: list[_Line], warnings: list[ImportWarning]) -> None:
     close(paragraph)
 
 
-def _normalise_indentation(lines: list[_Line]) -> list[str]:
+def _normalise_indentation(lines: list[_Line]) -> list[tuple[str, bool]]:
     """Re-indent so that only list nesting (and fenced code) is indented, never a paragraph.
 
     Source indentation is relative and sloppy (answers indented by 3 or 6 spaces, which Markdown
@@ -404,8 +407,9 @@ def _normalise_indentation(lines: list[_Line]) -> list[str]:
     deeper than that item's marker (CommonMark's rule, made lenient), otherwise it is a
     top-level paragraph; a line directly after a non-blank line continues it. A fenced code
     block moves as a whole: its lines keep their indentation relative to the opening fence.
+    Returns each output line with whether it is code.
     """
-    out: list[str] = []
+    out: list[tuple[str, bool]] = []
     stack: list[tuple[int, int]] = []  # (source indent of a list marker, output indent of its content)
     previous_blank = True
     code_shift: tuple[int, int] | None = None  # in a fence: (source indent, output indent) of the opener
@@ -416,14 +420,14 @@ def _normalise_indentation(lines: list[_Line]) -> list[str]:
                 code_shift = (line.indent, _paragraph_indent(line.indent, stack, previous_blank))
             source, target = code_shift
             text = line.text[min(source, line.indent) :]
-            out.append(" " * target + text if text else "")
+            out.append((" " * target + text if text else "", True))
             if line.fence and not opening:
                 code_shift = None
             previous_blank = False
             continue
         code_shift = None
         if line.blank:
-            out.append("")
+            out.append(("", False))
             previous_blank = True
             continue
         item = _LIST_ITEM_RE.match(line.text) or _LIST_MARKER_ONLY_RE.match(line.text)
@@ -434,10 +438,10 @@ def _normalise_indentation(lines: list[_Line]) -> list[str]:
             target = stack[-1][1] if stack else 0
             marker = item.group(2)
             content = item.group(4) if item.re is _LIST_ITEM_RE else ""
-            out.append((" " * target + marker + " " + content).rstrip())
+            out.append(((" " * target + marker + " " + content).rstrip(), False))
             stack.append((indent, target + len(marker) + 1))
         else:
-            out.append(" " * _paragraph_indent(line.indent, stack, previous_blank) + line.text.strip())
+            out.append((" " * _paragraph_indent(line.indent, stack, previous_blank) + line.text.strip(), False))
         previous_blank = False
     return out
 
@@ -457,9 +461,9 @@ def body_build(lines: Iterable[_Line], warnings: list[ImportWarning]) -> str:
     copies = _drop_repeated_tails(copies, warnings)
     _repair_bold(copies, warnings)
     out: list[str] = []
-    for text in _normalise_indentation(copies):
-        if text == "" and (not out or out[-1] == ""):
-            continue
+    for text, code in _normalise_indentation(copies):
+        if text == "" and not code and (not out or out[-1] == ""):
+            continue  # blank lines collapse, except inside code
         out.append(text)
     while out and out[-1] == "":
         out.pop()

@@ -223,7 +223,7 @@ def test_document_title_sections_code_fences_and_unanswered_headings() -> None:
         "## 一、基础\n"
         "### 1. 什么是 Transformer？\n"
         "Transformer 是一种基于注意力的架构。\n\n"
-        "```python\n# 这不是标题\ndef f():\n    return 1\n```\n"
+        "```python\n# 这不是标题\ndef f():\n    return 1\n\n\nf()\n```\n"
         "### 2. 什么是注意力\n注意力计算相似度。\n"
         "## 二、进阶\n"
         "### 1. 什么是 MoE？\nMoE 是混合专家模型。\n"
@@ -240,7 +240,7 @@ def test_document_title_sections_code_fences_and_unanswered_headings() -> None:
     ]
     basics, advanced, unnumbered = source.topics
     assert [(q.number, q.title) for q in basics.questions] == [("1", "什么是 Transformer？"), ("2", "什么是注意力")]
-    assert basics.questions[0].body.endswith("```python\n# 这不是标题\ndef f():\n    return 1\n```")
+    assert basics.questions[0].body.endswith("```python\n# 这不是标题\ndef f():\n    return 1\n\n\nf()\n```")
     assert [(q.number, q.title) for q in advanced.questions] == [("1", "什么是 MoE？")]
     assert [(q.number, q.title, q.body) for q in unnumbered.questions] == [
         ("1", "位置编码有哪些", "- 绝对位置编码\n  - 正弦\n- RoPE"),
@@ -249,7 +249,7 @@ def test_document_title_sections_code_fences_and_unanswered_headings() -> None:
     warnings = [str(warning) for warning in source.warnings]
     assert any("document's title" in warning for warning in warnings)
     assert "line 1: text before the first heading belongs to no question; skipped" in warnings
-    assert any(warning.startswith("line 18:") and "no answer" in warning for warning in warnings)
+    assert any(warning.startswith("line 21:") and "no answer" in warning for warning in warnings)
 
 
 def test_headings_of_one_level_without_a_topic_go_to_a_topic_named_after_the_file() -> None:
