@@ -18,7 +18,7 @@ import re
 import threading
 from collections.abc import Iterable
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 _jieba_lock = threading.Lock()
 _jieba = None
@@ -86,3 +86,23 @@ def question_search_filter(queryset: QuerySet, query: str, *, field: str = "sear
     for term in terms:
         condition &= Q(**{f"{field}__icontains": term})
     return queryset.filter(condition)
+
+
+def question_search_ranked(queryset: QuerySet, query: str) -> QuerySet:
+    """Filter by ``query`` and annotate ``search_rank``: terms found in the title weigh more.
+
+    A search for "SFT" matches every answer that mentions SFT; the questions *about* SFT
+    (the term in their title) come first.
+    """
+    terms = query_terms(query)
+    queryset = question_search_filter(queryset, query)
+    if not terms:
+        return queryset.annotate(search_rank=Value(0, output_field=IntegerField()))
+    rank = Value(0, output_field=IntegerField())
+    for term in terms:
+        rank = rank + Case(
+            When(Q(title__icontains=term) | Q(title_en__icontains=term), then=Value(10)),
+            default=Value(1),
+            output_field=IntegerField(),
+        )
+    return queryset.annotate(search_rank=rank)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from questions.models import Question, ReferenceAnswerVersion, Topic
-from questions.search import question_search_filter
+from questions.search import question_search_ranked
 
 
 def published_versions_prefetch() -> Prefetch:
@@ -52,9 +52,11 @@ def question_list(
         queryset = queryset.filter(tags__slug=tag)
     if difficulty:
         queryset = queryset.filter(difficulty=difficulty)
-    if search:
-        queryset = question_search_filter(queryset, search)
-    return queryset.order_by("topic__order", "topic_id", "order", "id")
+    bank_order = ["topic__order", "topic_id", "order", "id"]
+    if search and search.strip():
+        # Most relevant first (the term in the title), then bank order.
+        return question_search_ranked(queryset, search).order_by("-search_rank", *bank_order)
+    return queryset.order_by(*bank_order)
 
 
 def question_get(*, question_id: int, include_archived: bool = True) -> Question | None:
