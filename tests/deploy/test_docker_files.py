@@ -203,3 +203,31 @@ def test_env_example_values_load_in_production(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "False", "offline", "True"]
+
+
+def test_the_queue_per_worker_override(interpolation_env: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            str(COMPOSE_BINARY),
+            "--env-file",
+            str(interpolation_env),
+            "-f",
+            str(COMPOSE_FILE),
+            "-f",
+            str(ROOT / "docker" / "compose.queues.yaml"),
+            "config",
+            "--format",
+            "json",
+        ],
+        env={"ENV_FILE": str(ENV_EXAMPLE), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert services["worker"]["environment"]["CELERY_QUEUES"] == "grading"
+    assert services["worker-default"]["environment"]["CELERY_QUEUES"] == "default"
+    assert services["worker-default"]["command"] == ["worker"]
+    assert services["worker-default"]["healthcheck"]["test"]
