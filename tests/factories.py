@@ -84,6 +84,9 @@ class ReferenceAnswerVersionFactory(factory.django.DjangoModelFactory):
 class PublishedQuestionFactory(QuestionFactory):
     """A question with version 1 published."""
 
+    class Meta:
+        skip_postgeneration_save = True
+
     @factory.post_generation
     def published(self, create: bool, extracted: object, **kwargs: object) -> None:
         if create:
