@@ -202,6 +202,9 @@ def test_candidate_takes_the_test_through_the_link(
     invitation.refresh_from_db()
     assert invitation.draft_answers[str(bank["sft"].pk)] == GOOD_ANSWER
     screenshot(page, "11-take-answering")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "11-take-answering-phone", full_page=False)
+    page.set_viewport_size({"width": 1280, "height": 860})
 
     # Leaving the page right after typing (before the debounced save) still keeps the text.
     second = f"#answer-{bank['others'][0].pk}"
