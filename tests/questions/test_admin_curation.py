@@ -348,3 +348,19 @@ def test_bulk_action_marks_fixed_by_the_published_version(login, expert, reviewe
     assert (erratum.status, erratum.fixed_in.number) == ("fixed", 2)
     assert stale.status == "open"
     assert any("must be newer" in message for message in _messages(response))
+
+
+def test_error_report_list_flags_literal_quotes_in_constant_queries(login, expert, trainee):
+    question = PublishedQuestionFactory()
+    literal = services.erratum_report(question=question, reporter=trainee, quote="监督微调", explanation="定义不完整。")
+    client = login(expert)
+    with CaptureQueriesContext(connection) as few:
+        response = client.get("/admin/questions/erratum/")
+    assert 'alt="True"' in response.content.decode()  # the quote appears in the reported version
+    for _ in range(6):
+        ErratumFactory(question=PublishedQuestionFactory())
+    with CaptureQueriesContext(connection) as many:
+        assert client.get("/admin/questions/erratum/?status__exact=open").status_code == 200
+    assert len(many) == len(few)
+    page = client.get(f"/admin/questions/erratum/{literal.pk}/change/").content.decode()
+    assert 'id="erratum-resolve"' in page and "The quote appears literally in the reported version." in page
