@@ -171,7 +171,7 @@ def test_changed_answer_waits_in_review_when_an_expert_correction_is_published(s
 
     out, _err = run(str(seed_copy))
 
-    assert "Total: 0 created, 1 updated (new versions), 33 unchanged; 1 new versions wait in review" in out
+    assert "Total: 0 created, 1 updated (new versions), 33 unchanged; 1 new version waits in review" in out
     assert "new version 2 v3 left in review: an expert's v2 is published, a reviewer decides" in out
     v2.refresh_from_db()
     v3 = question.versions.get(number=3)

@@ -112,10 +112,9 @@ class Command(BaseCommand):
         in_review = plan.count(Action.IN_REVIEW)
         total = f"Total: {_counts(plan.count)}"
         if in_review:
-            total += (
-                f"; {in_review} new versions wait in review because an expert's correction is published "
-                "(a reviewer decides)"
-            )
+            versions = "new version waits" if in_review == 1 else "new versions wait"
+            total += f"; {in_review} {versions} in review because an expert's correction is published"
+            total += " (a reviewer decides)"
         total += "."
         self.stdout.write(self.style.SUCCESS(total) if not dry_run else total)
 
