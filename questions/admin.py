@@ -12,11 +12,14 @@ admin site's own login check comes first, then the role predicates of ``accounts
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -25,6 +28,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -227,6 +231,70 @@ class ReviewCommentForm(forms.Form):
     )
 
 
+QUESTION_FIELDS = ["topic", "number", "order", "title", "title_en", "group", "parent", "difficulty", "tags", "status"]
+
+
+def question_fingerprint(question: Question) -> str:
+    """A digest of the question's editable fields, to notice a change made by someone else."""
+    values = [
+        question.topic_id,
+        question.number,
+        question.order,
+        question.title,
+        question.title_en,
+        question.group,
+        question.parent_id,
+        question.difficulty,
+        question.status,
+        sorted(question.tags.values_list("pk", flat=True)),
+    ]
+    return hashlib.sha256(json.dumps(values, default=str, ensure_ascii=False).encode()).hexdigest()
+
+
+class QuestionForm(forms.ModelForm):
+    """The question's details, refused when someone else saved them after this form was loaded."""
+
+    loaded_state = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Question
+        fields = QUESTION_FIELDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["loaded_state"].initial = question_fingerprint(self.instance)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.instance.pk:
+            current = Question.objects.get(pk=self.instance.pk)
+            if data.get("loaded_state") != question_fingerprint(current):
+                last = (
+                    LogEntry.objects.filter(
+                        content_type__app_label="questions", content_type__model="question", object_id=str(current.pk)
+                    )
+                    .select_related("user")
+                    .order_by("-action_time")
+                    .first()
+                )
+                who = (
+                    _(" (last change by %(user)s at %(time)s)")
+                    % {"user": last.user, "time": localtime(last.action_time).strftime("%Y-%m-%d %H:%M")}
+                    if last
+                    else ""
+                )
+                raise forms.ValidationError(
+                    _(
+                        "Someone else changed this question after you opened it%(who)s. Your changes were not "
+                        "saved: reload the page to see theirs, then edit again."
+                    )
+                    % {"who": who},
+                    code="stale_question",
+                )
+        return data
+
+
 @admin.register(Question)
 class QuestionAdmin(CurationAccessMixin, admin.ModelAdmin):
     list_display = [
@@ -247,7 +315,8 @@ class QuestionAdmin(CurationAccessMixin, admin.ModelAdmin):
     list_select_related = ["topic"]
     list_per_page = 50
     autocomplete_fields = ["tags"]
-    fields = ["topic", "number", "order", "title", "title_en", "group", "parent", "difficulty", "tags", "status"]
+    form = QuestionForm
+    fields = [*QUESTION_FIELDS, "loaded_state"]
     raw_id_fields = ["parent"]
     readonly_fields = ["source_file", "source_line", "created_at", "updated_at"]
     change_form_template = "admin/questions/question/change_form.html"

@@ -364,3 +364,25 @@ def test_error_report_list_flags_literal_quotes_in_constant_queries(login, exper
     assert len(many) == len(few)
     page = client.get(f"/admin/questions/erratum/{literal.pk}/change/").content.decode()
     assert 'id="erratum-resolve"' in page and "The quote appears literally in the reported version." in page
+
+
+def test_question_details_saved_meanwhile_by_someone_else_are_not_overwritten(login, expert, make_user):
+    question = PublishedQuestionFactory(title="原标题")
+    other = make_user("expert_b", roles=("expert",), is_staff=True)
+    first, second = login(expert), login(other)
+    form_first = first.get(_question_url(question)).context["adminform"].form
+    form_second = second.get(_question_url(question)).context["adminform"].form
+
+    def post(client, form, title: str):
+        data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+        data.update(title=title, tags=[tag.pk for tag in question.tags.all()])
+        return client.post(_question_url(question), data)
+
+    assert post(first, form_first, "第一位专家改的标题").status_code == 302
+    response = post(second, form_second, "第二位专家改的标题")
+    assert response.status_code == 200
+    errors = " ".join(response.context["adminform"].form.non_field_errors())
+    assert "Someone else changed this question after you opened it" in errors and "expert_a" in errors
+    question.refresh_from_db()
+    assert question.title == "第一位专家改的标题"
+    assert login(other).get(_question_url(question)).status_code == 200
