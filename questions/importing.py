@@ -50,6 +50,7 @@ NUMBER_MAX = Question._meta.get_field("number").max_length
 TOPIC_NAME_MAX = Topic._meta.get_field("name").max_length
 SLUG_MAX = Topic._meta.get_field("slug").max_length
 GROUP_MAX = Question._meta.get_field("group").max_length
+SOURCE_FILE_MAX = Question._meta.get_field("source_file").max_length
 LINE_TITLE_MAX = 40
 STRAY_MIN_CHARS = 4
 TAB_WIDTH = 4
@@ -962,7 +963,7 @@ def questions_import(
 def _plan_apply(
     plan: ImportPlan, *, progress: Callable[[Iterable[QuestionPlan]], Iterable[QuestionPlan]] | None
 ) -> None:
-    file_name = plan.source.file_name
+    file_name = plan.source.file_name[:SOURCE_FILE_MAX]
     for topic_plan in plan.topics:
         if topic_plan.topic is None:
             parsed = topic_plan.parsed
