@@ -432,6 +432,7 @@ class QuestionAdmin(CurationAccessMixin, admin.ModelAdmin):
             view(self.regrade_run_view, "regrade_run", "<int:question_id>/regrade/<int:run_id>/"),
             view(self.regrade_apply_view, "regrade_apply", "<int:question_id>/regrade/<int:run_id>/apply/"),
             view(self.regrade_cancel_view, "regrade_cancel", "<int:question_id>/regrade/<int:run_id>/cancel/"),
+            view(self.regrade_resume_view, "regrade_resume", "<int:question_id>/regrade/<int:run_id>/resume/"),
             *super().get_urls(),
         ]
 
@@ -788,6 +789,21 @@ class QuestionAdmin(CurationAccessMixin, admin.ModelAdmin):
         else:
             self._log(request, question, f"Applied regrade #{run.pk}: {changed} grades made current")
             messages.success(request, _("%(count)d new grades are now current.") % {"count": changed})
+        return HttpResponseRedirect(self._url("regrade_run", question, run.pk))
+
+    def regrade_resume_view(self, request: HttpRequest, question_id: int, run_id: int) -> HttpResponse:
+        question = self._question(request, question_id)
+        self._post_action(request)
+        run = regrade.regrade_run_get(question=question, run_id=run_id)
+        if run is None:
+            raise Http404
+        try:
+            sent = regrade.regrade_run_resume(run=run, actor=request.user)
+        except ServiceError as error:
+            _service_error_message(request, error)
+        else:
+            self._log(request, question, f"Sent regrade #{run.pk} again ({sent} attempts)")
+            messages.success(request, _("%(count)d attempts sent to grading again.") % {"count": sent})
         return HttpResponseRedirect(self._url("regrade_run", question, run.pk))
 
     def regrade_cancel_view(self, request: HttpRequest, question_id: int, run_id: int) -> HttpResponse:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -182,14 +183,54 @@ def regrade_run_start(*, question: Question, actor: UserLike) -> RegradeRun:
         created_by=actor,
     )
 
-    def send() -> None:
-        from questions.tasks import regrade_attempt
-
-        for attempt_id in attempt_ids:
-            regrade_attempt.delay(run.pk, attempt_id)
-
-    transaction.on_commit(send)
+    transaction.on_commit(partial(_send, run.pk, attempt_ids))
     return run
+
+
+def _send(run_id: int, attempt_ids: list[int]) -> None:
+    """Send one task per attempt (after commit). A broker failure is noted on the run, not raised:
+    the run page then offers "send again" (``regrade_run_resume``)."""
+    from questions.tasks import regrade_attempt
+
+    for attempt_id in attempt_ids:
+        try:
+            regrade_attempt.delay(run_id, attempt_id)
+        except Exception as error:  # the broker is unreachable: keep the request alive, say so
+            logger.exception("regrade run %s: could not send attempt %s", run_id, attempt_id)
+            RegradeRun.objects.filter(pk=run_id).update(
+                error_message=f"Could not reach the task queue ({error.__class__.__name__}); send the run again."
+            )
+            return
+
+
+@transaction.atomic
+def regrade_run_resume(*, run: RegradeRun, actor: UserLike) -> int:
+    """Send the tasks of a running run again for the attempts it has not graded yet.
+
+    For runs whose messages were lost (broker down at the start). Safe to repeat: a task for
+    an attempt already graded in the run only recounts progress. Returns how many were sent.
+    """
+    _require_expert(actor)
+    locked = RegradeRun.objects.select_for_update().get(pk=run.pk)
+    if locked.status != RunStatus.RUNNING:
+        raise ServiceError(
+            _("Only a running regrade can be sent again (this one is %(status)s).")
+            % {"status": locked.get_status_display()},
+            code="invalid_state",
+            status_code=409,
+        )
+    graded = set(Grade.objects.filter(regrade_run=locked).values_list("attempt_id", flat=True))
+    pending = [
+        pk for pk in regrade_candidates(question=locked.question).values_list("id", flat=True) if pk not in graded
+    ]
+    locked.total = len(graded) + len(pending)
+    locked.failed = 0
+    locked.error_message = ""
+    locked.save(update_fields=["total", "failed", "error_message"])
+    transaction.on_commit(partial(_send, locked.pk, pending))
+    if not pending:
+        transaction.on_commit(partial(_progress_refresh, run_id=locked.pk))
+    return len(pending)
 
 
 def regrade_attempt_execute(*, run_id: int, attempt_id: int) -> Grade | None:

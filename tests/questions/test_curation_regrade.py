@@ -232,3 +232,33 @@ def test_dry_run_and_apply_with_a_real_worker(make_user):
     assert Grade.objects.filter(regrade_run=run, is_current=False).count() == 3
     assert regrade.regrade_run_apply(run=run, actor=expert) == 3
     assert {g.reference_version.number for g in Grade.objects.filter(attempt__in=attempts, is_current=True)} == {2}
+
+
+def test_a_run_whose_tasks_were_lost_is_sent_again(expert, reviewer, eager_celery, django_capture_on_commit_callbacks):
+    question, attempts = _corrected_question(expert, reviewer)
+    with django_capture_on_commit_callbacks(execute=False):  # the messages never reach a worker
+        run = regrade.regrade_run_start(question=question, actor=expert)
+    regrade_attempt.apply(args=[run.pk, attempts[0].pk])  # one of them did
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = regrade.regrade_run_resume(run=run, actor=expert)
+    assert sent == 2
+    run.refresh_from_db()
+    assert (run.status, run.done, run.total) == (RegradeRun.Status.READY, 3, 3)
+    assert Grade.objects.filter(regrade_run=run).count() == 3
+    with pytest.raises(ServiceError):
+        regrade.regrade_run_resume(run=run, actor=expert)
+
+
+def test_an_unreachable_broker_is_noted_on_the_run_not_raised(
+    expert, reviewer, django_capture_on_commit_callbacks, monkeypatch
+):
+    question, _ = _corrected_question(expert, reviewer)
+
+    def broker_down(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(regrade_attempt, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = regrade.regrade_run_start(question=question, actor=expert)
+    run.refresh_from_db()
+    assert run.status == RegradeRun.Status.RUNNING and "Could not reach the task queue" in run.error_message
