@@ -20,6 +20,7 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -151,16 +152,20 @@ class VersionDiff:
         return all(row.kind == "equal" for row in (*self.body, *self.key_points, *self.misconceptions))
 
 
-def version_diff(old: object, new: object) -> VersionDiff:
-    """Compare two ``ReferenceAnswerVersion``-like objects (``body``, ``key_points``, ``misconceptions``)."""
+class VersionContent(Protocol):
+    """What a diff reads from a version (``ReferenceAnswerVersion`` has it)."""
+
+    body: str
+    key_points: list[str]
+    misconceptions: list[str]
+
+
+def version_diff(old: VersionContent, new: VersionContent) -> VersionDiff:
+    """Compare two versions: body, key points and misconceptions."""
     stats = DiffStats()
     return VersionDiff(
-        body=text_diff_rows(old.body, new.body, stats),  # type: ignore[attr-defined]
-        key_points=list_diff_rows(old.key_points or [], new.key_points or [], stats),  # type: ignore[attr-defined]
-        misconceptions=list_diff_rows(
-            old.misconceptions or [],  # type: ignore[attr-defined]
-            new.misconceptions or [],  # type: ignore[attr-defined]
-            stats,
-        ),
+        body=text_diff_rows(old.body, new.body, stats),
+        key_points=list_diff_rows(old.key_points or [], new.key_points or [], stats),
+        misconceptions=list_diff_rows(old.misconceptions or [], new.misconceptions or [], stats),
         stats=stats,
     )
