@@ -495,7 +495,8 @@ class QuestionResult:
     error: str
 
 
-def _grader_provenance(grade: Grade) -> dict[str, Any]:
+def grade_provenance(grade: Grade) -> dict[str, Any]:
+    """Who judged, how, and against which reference version (results, API, webhooks)."""
     return {
         "name": grade.grader,
         "model": grade.model,
@@ -545,7 +546,7 @@ def invitation_results(*, invitation: Invitation) -> dict[str, Any]:
                 key_points=list(grade.key_points) if grade else [],
                 misconceptions=list(grade.misconceptions) if grade else [],
                 feedback=grade.feedback if grade else "",
-                grader=_grader_provenance(grade) if grade else None,
+                grader=grade_provenance(grade) if grade else None,
                 error=attempt.error_message if attempt and attempt.status == Attempt.Status.FAILED else "",
             )
         )

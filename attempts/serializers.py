@@ -8,6 +8,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from attempts.assessments import grade_provenance
 from attempts.models import (
     Assessment,
     Attempt,
@@ -70,13 +71,8 @@ def misconceptions_data(raw: Any) -> list[dict[str, Any]]:
 
 
 def grader_data(grade: Grade) -> dict[str, Any]:
-    return {
-        "name": grade.grader,
-        "model": grade.model,
-        "prompt_version": grade.prompt_version,
-        "kind": grade.kind,
-        "reference_version": grade.reference_version.number,
-    }
+    provenance = grade_provenance(grade)
+    return {key: provenance[key] for key in GraderSerializer().fields}
 
 
 class GradeSerializer(serializers.Serializer):

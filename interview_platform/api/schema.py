@@ -55,18 +55,11 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
     return result
 
 
+# Enum names come from SPECTACULAR_SETTINGS (settings.py), shared with `manage.py spectacular`.
 SCHEMA_SETTINGS = {
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "interview_platform.api.schema.add_error_responses",
     ],
-    "ENUM_NAME_OVERRIDES": {
-        "AttemptStatusEnum": "attempts.models.Attempt.Status",
-        "InvitationStatusEnum": "attempts.models.Invitation.Status",
-        "DeliveryStatusEnum": "attempts.models.WebhookDelivery.Status",
-        "QuestionStatusEnum": "questions.models.Question.Status",
-        "VersionStatusEnum": "questions.models.ReferenceAnswerVersion.Status",
-        "ErratumStatusEnum": "questions.models.Erratum.Status",
-    },
 }

@@ -85,7 +85,15 @@ def test_hr_flow_end_to_end(seed_questions, receiver, worker, offline_grader, se
     assert late_save.status_code == 400 and late_save.json()["code"] == "already_submitted"
 
     # The worker grades both answers; the invitation completes; the webhook arrives (after one retry).
-    wait_until(lambda: receiver.accepted_events, timeout=60, what="the invitation.completed webhook")
+    def state() -> str:
+        attempts = list(Attempt.objects.filter(invitation_id=invitation["id"]).values_list("status", "error_message"))
+        deliveries = list(WebhookDelivery.objects.values_list("status", "attempts", "last_error"))
+        return f"the webhook; attempts {attempts}, deliveries {deliveries}, receiver {receiver.requests}"
+
+    try:
+        wait_until(lambda: receiver.accepted_events, timeout=120, what="the invitation.completed webhook")
+    except AssertionError as error:
+        raise AssertionError(f"{error}: {state()}") from None
     assert Attempt.objects.filter(invitation_id=invitation["id"], status="graded").count() == 2
     detail = hr.get(f"/api/v1/invitations/{invitation['id']}/").json()
     assert detail["status"] == "completed"
