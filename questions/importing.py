@@ -13,7 +13,8 @@ Two layers:
     number is the position); ``1.1`` belongs to ``1`` whatever the ``#`` levels; a heading with no
     answer of its own that only holds sub-questions is a *group*, one with an answer is their
     *parent*;
-  - ``标题: 回答`` lines (also ``**标题**: 回答``) and ``Q: …`` / ``A: …`` pairs directly under a
+  - ``标题: 回答`` lines (also ``**标题**: 回答``), ``Q: …`` / ``A: …`` pairs (also ``问：``/``答：``, or
+    ``1. 问题？`` followed by ``答：…``) directly under a
     topic (or in a file without headings), one question each, numbered by position; following
     lines continue the answer; in files whose ``#`` headings can only be topics, lines that are
     all bold and numbered (``**1. 什么是 SFT？**``) are question headings;
@@ -288,6 +289,8 @@ _LINE_QUESTION_RE = re.compile(rf"^([^:：]{{1,{LINE_TITLE_MAX}}}?)\s*(?::\s+|�
 _BOLD_LINE_QUESTION_RE = re.compile(rf"^\*\*([^*:：]{{1,{LINE_TITLE_MAX}}}?)\s*(?:[:：]\s*\*\*|\*\*\s*[:：])\s*(\S.*)$")
 _QA_QUESTION_RE = re.compile(r"^(?:Q|问|问题|Question)\s*(\d*)\s*[:：.．、)）]\s*(\S.*)$", re.IGNORECASE)
 _QA_ANSWER_RE = re.compile(r"^(?:A|答|回答|答案|Answer)\s*\d*\s*[:：.．、)）]\s*(.*)$", re.IGNORECASE)
+_NUMBERED_QUESTION_RE = re.compile(r"^(\d{1,3})[.、)）]\s*(\S.*)$")  # "1. 什么是 SFT？" before an "答：" line
+_BOLD_LABEL_RE = re.compile(r"^\*\*([^*]{1,20})\*\*\s*")
 _QA_WORDS = {"q", "a", "问", "答", "问题", "回答", "答案", "question", "answer"}
 _SENTENCE_PUNCTUATION = re.compile(r"[。！？!?，,；;、“”\"'`*#>|\[\]]")
 
@@ -314,9 +317,33 @@ def line_question_split(text: str) -> tuple[str, str] | None:
     return title, answer
 
 
-def _starts_question(text: str) -> bool:
-    """Whether a line opens a question of its own: "标题: 回答" or "Q: 问题"."""
-    return bool(_QA_QUESTION_RE.match(text.strip())) or line_question_split(text) is not None
+def _unbold_label(text: str) -> str:
+    """``"**问题：** 什么是 SFT"`` → ``"问题： 什么是 SFT"`` (a bold label before the text)."""
+    return _BOLD_LABEL_RE.sub(lambda match: match.group(1) + " ", text.strip(), count=1)
+
+
+def _qa_question(lines: list[_Line], index: int) -> tuple[str, str | None] | None:
+    """(question, number) when ``lines[index]`` opens a "Q: …" / "A: …" pair."""
+    line = lines[index]
+    if line.in_code:
+        return None
+    text = _unbold_label(line.text)
+    match = _QA_QUESTION_RE.match(text)
+    if match:
+        return match.group(2).strip(), match.group(1) or None
+    match = _NUMBERED_QUESTION_RE.match(text)
+    following = next((other for other in lines[index + 1 :] if not other.blank), None)
+    if match and following is not None and _QA_ANSWER_RE.match(_unbold_label(following.text)):
+        return match.group(2).strip(), match.group(1)
+    return None
+
+
+def _opens_question(lines: list[_Line]) -> bool:
+    """Whether the first non-blank line opens a question of its own ("标题: 回答", "Q: 问题")."""
+    index = next((index for index, line in enumerate(lines) if not line.blank), None)
+    if index is None or lines[index].in_code:
+        return False
+    return _qa_question(lines, index) is not None or line_question_split(lines[index].text) is not None
 
 
 def _front_matter_blank(lines: list[_Line]) -> int | None:
@@ -564,10 +591,10 @@ class _Builder:
         ("前言：…") is ordinary text: ``min_line_questions`` is then 2.
         """
         starts: list[tuple[str, str, str | None] | None] = []  # (title, first answer text, number)
-        for line in lines:
-            qa = None if line.in_code else _QA_QUESTION_RE.match(line.text.strip())
+        for index, line in enumerate(lines):
+            qa = _qa_question(lines, index)
             if qa:
-                starts.append((qa.group(2).strip(), "", qa.group(1) or None))
+                starts.append((qa[0], "", qa[1]))
                 continue
             split = None if line.in_code else line_question_split(line.text)
             starts.append((split[0], split[1], None) if split else None)
@@ -585,7 +612,7 @@ class _Builder:
                 if answer:
                     current.answer.append(_Line(number=line.number, text=answer))
             elif current is not None:
-                answer_match = _QA_ANSWER_RE.match(line.text.strip()) if current.awaiting_answer else None
+                answer_match = _QA_ANSWER_RE.match(_unbold_label(line.text)) if current.awaiting_answer else None
                 if answer_match and not line.in_code:
                     if answer_match.group(1).strip():
                         current.answer.append(_Line(number=line.number, text=answer_match.group(1).strip()))
@@ -715,8 +742,7 @@ def _topic_headings(headings: list[_Heading], builder: _Builder) -> tuple[set[in
         # One level: questions, except unnumbered headings directly followed by "标题: 回答" lines.
         topics = set()
         for heading in headings:
-            first = next((line for line in heading.content if not line.blank), None)
-            if heading.number is None and first is not None and _starts_question(first.text):
+            if heading.number is None and _opens_question(heading.content):
                 topics.add(heading.line.number)
         return topics, set()
     top = [heading for heading in headings if heading.level == levels[0]]

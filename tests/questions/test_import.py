@@ -362,6 +362,28 @@ def test_question_and_answer_pairs_bold_titles_and_front_matter() -> None:
     ]
 
 
+def test_numbered_questions_with_answer_labels_and_bold_labels() -> None:
+    source = parse(
+        "# 微调\n"
+        "1. 什么是 SFT？\n答：监督微调。\n\n"
+        "2. 什么是 LoRA？\n\n**答案：** 低秩适配。\n- 冻结原权重\n"
+        "**问题：** 什么是 QLoRA？\n**回答：** 量化加 LoRA。\n"
+    )
+
+    assert [(q.number, q.title, q.body) for q in source.topics[0].questions] == [
+        ("1", "什么是 SFT？", "监督微调。"),
+        ("2", "什么是 LoRA？", "低秩适配。\n- 冻结原权重"),
+        ("3", "什么是 QLoRA？", "量化加 LoRA。"),
+    ]
+
+
+def test_a_numbered_list_without_answer_labels_is_not_a_question_list() -> None:
+    source = parse("# 微调\n本节要点：\n\n1. 数据\n2. 训练\n## 1. 什么是 SFT\n监督微调。\n")
+
+    assert [(q.number, q.title) for q in source.topics[0].questions] == [("1", "什么是 SFT")]
+    assert source.topics[0].description == "本节要点：\n\n1. 数据\n2. 训练"
+
+
 def test_bold_lines_are_questions_only_where_headings_cannot_be() -> None:
     bold_questions = parse("# 大模型面试\n**1. 什么是 SFT？**\nSFT 是监督微调。\n\n**2. 什么是 RLHF？**\n- 奖励模型\n")
     bold_in_answers = parse("## 什么是 LoRA？\n要点：\n\n**1. 低秩**\n\n**2. 冻结**\n## 什么是 QLoRA？\n量化。\n")
