@@ -13,11 +13,11 @@ Two layers:
     number is the position); ``1.1`` belongs to ``1`` whatever the ``#`` levels; a heading with no
     answer of its own that only holds sub-questions is a *group*, one with an answer is their
     *parent*;
-  - ``标题: 回答`` lines (also ``**标题**: 回答``), ``Q: …`` / ``A: …`` pairs (also ``问：``/``答：``, or
-    ``1. 问题？`` followed by ``答：…``) directly under a
-    topic (or in a file without headings), one question each, numbered by position; following
-    lines continue the answer; in files whose ``#`` headings can only be topics, lines that are
-    all bold and numbered (``**1. 什么是 SFT？**``) are question headings;
+  - ``标题: 回答`` lines (also ``**标题**: 回答``), ``Q: …`` / ``A: …`` pairs (also ``问：``/``答：``,
+    or ``1. 问题？`` followed by ``答：…``) directly under a topic (or in a file without headings),
+    one question each, numbered by position; following lines continue the answer; in files whose
+    ``#`` headings can only be topics, lines that are all bold and numbered
+    (``**1. 什么是 SFT？**``) are question headings;
   - YAML front matter is skipped; Windows/old-Mac line ends, a BOM and tabs are accepted;
   - clean-up with a warning each: a line that only repeats the end of the line before is
     dropped, an unclosed ``**`` is closed, indentation is normalised so that no answer renders
