@@ -386,3 +386,25 @@ def test_question_details_saved_meanwhile_by_someone_else_are_not_overwritten(lo
     question.refresh_from_db()
     assert question.title == "第一位专家改的标题"
     assert login(other).get(_question_url(question)).status_code == 200
+
+
+def test_question_page_queries_do_not_grow_with_history(login, expert, reviewer, trainee):
+    question = PublishedQuestionFactory()
+    client = login(reviewer)
+    client.get(_question_url(question))
+
+    def add_round() -> None:
+        version = _submitted(question, expert)
+        services.reference_version_approve(version=version, reviewer=reviewer)
+        services.erratum_report(
+            question=question, reporter=trainee, quote=f"引文 {version.number}", explanation="这个说法不对。"
+        )
+
+    add_round()
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(_question_url(question)).status_code == 200
+    for _ in range(4):
+        add_round()
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(_question_url(question)).status_code == 200
+    assert len(many) == len(few)
