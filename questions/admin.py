@@ -21,6 +21,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -481,14 +482,15 @@ class QuestionAdmin(CurationAccessMixin, admin.ModelAdmin):
             form = VersionForm(request.POST)
             if form.is_valid():
                 try:
-                    version = services.reference_version_create(
-                        question=question,
-                        author=request.user,
-                        base_version=form.cleaned_data.get("base_version") or 0,
-                        **form.content(),
-                    )
-                    if form.cleaned_data["submit_for_review"]:
-                        version = services.reference_version_submit(version=version, actor=request.user)
+                    with transaction.atomic():  # saved and submitted together, or neither
+                        version = services.reference_version_create(
+                            question=question,
+                            author=request.user,
+                            base_version=form.cleaned_data.get("base_version") or 0,
+                            **form.content(),
+                        )
+                        if form.cleaned_data["submit_for_review"]:
+                            version = services.reference_version_submit(version=version, actor=request.user)
                 except ServiceError as error:
                     status = error.status_code
                     if error.code == "stale_version":
@@ -558,11 +560,12 @@ class QuestionAdmin(CurationAccessMixin, admin.ModelAdmin):
             form = VersionForm(request.POST)
             if form.is_valid():
                 try:
-                    version = services.reference_version_update_draft(
-                        version=version, actor=request.user, **form.content()
-                    )
-                    if form.cleaned_data["submit_for_review"]:
-                        version = services.reference_version_submit(version=version, actor=request.user)
+                    with transaction.atomic():
+                        version = services.reference_version_update_draft(
+                            version=version, actor=request.user, **form.content()
+                        )
+                        if form.cleaned_data["submit_for_review"]:
+                            version = services.reference_version_submit(version=version, actor=request.user)
                 except ServiceError as error:
                     status = error.status_code
                     form.add_service_error(error)
