@@ -282,3 +282,24 @@ def test_candidate_endpoints_ignore_credentials_and_are_throttled(api_client, in
     candidate.credentials(HTTP_AUTHORIZATION="Token garbage")
     base = f"/api/v1/take/{invitation['token']}/"
     assert [candidate.get(base).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_hr_endpoints_are_throttled_per_token(hr_user, api_client, settings) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "hr": "2/min"},
+    }
+    first_tool, second_tool = api_client(hr_user), api_client(hr_user)
+    assert [first_tool.get("/api/v1/assessments/").status_code for _ in range(3)] == [200, 200, 429]
+    assert second_tool.get("/api/v1/assessments/").status_code == 200  # another token, its own budget
+
+
+def test_error_reports_are_throttled_per_user(trainee, api_client, seed_questions, settings) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "error_report": "1/hour"},
+    }
+    client = api_client(trainee)
+    url = f"/api/v1/questions/{seed_questions['大模型llms微调面/2'].pk}/errata/"
+    assert client.post(url, {"quote": "稀疏特征", "explanation": "SFT 是监督微调。"}).status_code == 201
+    assert client.post(url, {"quote": "另一处", "explanation": "也不对的地方。"}).status_code == 429
