@@ -106,6 +106,15 @@ def test_portal_pages_have_no_inline_script(trainee: Any, login: Any) -> None:
 
 
 @pytest.mark.django_db
+def test_the_api_documentation_page_has_no_inline_script(trainee: Any, login: Any) -> None:
+    response = login(trainee).get("/api/v1/docs/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "swagger-ui" in page
+    assert not inline_script_problems(page)
+
+
+@pytest.mark.django_db
 def test_curation_admin_pages_have_no_inline_script(admin_user: Any, login: Any) -> None:
     question = PublishedQuestionFactory()
     client = login(admin_user)
