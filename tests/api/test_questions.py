@@ -135,3 +135,21 @@ def test_unknown_question_is_a_json_404(trainee, api_client, db) -> None:
     response = api_client(trainee).get("/api/v1/questions/999999/")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_search_works_on_the_imported_seed(trainee, api_client) -> None:
+    """The real seed file, imported by the real command, searched through the API."""
+    from django.core.management import call_command
+
+    call_command("import_questions", verbosity=0)
+    client = api_client(trainee)
+
+    def titles(query: str) -> list[str]:
+        return _titles(client.get("/api/v1/questions/", {"search": query, "page_size": 100}))
+
+    repetition = titles("复读机")
+    assert len(repetition) >= 3 and all("复读机" in title for title in repetition)
+    assert any("SFT" in title for title in titles("SFT")) and titles("sft") == titles("SFT")
+    memory = titles("显存")
+    assert any("显存" in title for title in memory)
+    assert titles("量子纠缠哈密顿量") == []
