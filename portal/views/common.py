@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
 
 from interview_platform.errors import ServiceError
 
@@ -26,4 +27,12 @@ def service_error_messages(error: ServiceError) -> list[str]:
 
 
 def is_htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
+    """An htmx request that wants a fragment (a history restore wants the whole page)."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request
+
+
+def vary_on_htmx(response: HttpResponse) -> HttpResponse:
+    """The same URL answers a page or a fragment: caches must keep them apart."""
+    patch_vary_headers(response, ["HX-Request"])
+    return response

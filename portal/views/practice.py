@@ -25,7 +25,7 @@ from attempts.reviews import reviews_due_for_user
 from attempts.selectors import attempt_current_grade, attempt_get_for_user, attempted_question_ids
 from interview_platform.errors import ServiceError
 from portal.forms import AnswerForm, BankFilterForm, ErratumForm
-from portal.views.common import is_htmx, paginate, service_error_messages
+from portal.views.common import is_htmx, paginate, service_error_messages, vary_on_htmx
 from questions.models import Erratum, Question, ReferenceAnswerVersion
 from questions.selectors import question_get, question_list, question_published_version, topic_list
 
@@ -93,12 +93,12 @@ def bank(request: HttpRequest) -> HttpResponse:
     ]
     context = {"form": form, "page": page, "rows": rows, "nav": "bank", "search": filters.get("search")}
     if is_htmx(request):
-        return render(request, "portal/partials/bank_results.html", context)
+        return vary_on_htmx(render(request, "portal/partials/bank_results.html", context))
     context["topics"] = topic_list().annotate(
         active_questions=Count("questions", filter=Q(questions__status=Question.Status.ACTIVE))
     )
     context["current_topic"] = filters.get("topic")
-    return render(request, "portal/bank.html", context)
+    return vary_on_htmx(render(request, "portal/bank.html", context))
 
 
 # --- A question ---------------------------------------------------------------------

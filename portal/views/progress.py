@@ -19,7 +19,7 @@ from attempts.progress import team_progress
 from attempts.reviews import review_forecast, reviews_due_for_user
 from attempts.selectors import attempt_current_grade, attempt_list_for_user
 from portal.forms import HistoryFilterForm
-from portal.views.common import is_htmx, paginate
+from portal.views.common import is_htmx, paginate, vary_on_htmx
 from portal.views.practice import end_of_today
 
 REVIEW_FORECAST_DAYS = 14
@@ -68,7 +68,7 @@ def history(request: HttpRequest) -> HttpResponse:
             }
         )
     template = "portal/partials/history_results.html" if is_htmx(request) else "portal/history.html"
-    return render(request, template, {"form": form, "page": page, "rows": rows, "nav": "history"})
+    return vary_on_htmx(render(request, template, {"form": form, "page": page, "rows": rows, "nav": "history"}))
 
 
 @login_required

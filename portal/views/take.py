@@ -28,7 +28,7 @@ from attempts.assessments import (
 )
 from attempts.models import Invitation
 from interview_platform.errors import ServiceError
-from portal.views.common import is_htmx, service_error_messages
+from portal.views.common import is_htmx, service_error_messages, vary_on_htmx
 
 # While results are being graded the page asks again this often (seconds).
 RESULTS_POLL_SECONDS = 2
@@ -64,7 +64,7 @@ def take(request: HttpRequest, token: str) -> HttpResponse:
         context.update(_results_context(invitation))
         context["poll_seconds"] = RESULTS_POLL_SECONDS
         template = "take/partials/results.html" if is_htmx(request) else "take/done.html"
-        return render(request, template, context)
+        return vary_on_htmx(render(request, template, context))
     seconds_left = invitation_time_left(invitation=invitation) or 0
     drafts = invitation.draft_answers or {}
     context.update(

@@ -426,3 +426,13 @@ def test_question_page_resumes_the_live_panel_of_an_answer_still_being_graded(lo
 )
 def test_team_page_by_role(request, login, persona: str, status: int) -> None:
     assert login(request.getfixturevalue(persona)).get(reverse("portal:team")).status_code == status
+
+
+def test_fragments_and_pages_are_kept_apart(login, trainee, bank):
+    client = login(trainee)
+    fragment = client.get(reverse("portal:bank"), HTTP_HX_REQUEST="true")
+    assert "<html" not in fragment.content.decode() and "HX-Request" in fragment["Vary"]
+    # Going back in history htmx asks for the whole page again.
+    restored = client.get(reverse("portal:bank"), HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert "<html" in restored.content.decode()
+    assert "HX-Request" in client.get(reverse("portal:history"))["Vary"]
