@@ -217,14 +217,17 @@ def attempt_grade(*, claim: Claim) -> Grade | None:
     attempt = Attempt.objects.select_related("question", "reference_version").get(pk=claim.attempt_id)
     result = _grade(attempt=attempt, version=attempt.reference_version)
     with transaction.atomic():
-        finished = _claimed(claim).update(
-            status=Attempt.Status.GRADED, graded_at=timezone.now(), error_message="", updated_at=timezone.now()
-        )
-        if not finished:
+        # The row lock keeps the sweeper from voiding the claim between this check and the
+        # status change; the status changes last, once the grade is in place.
+        if not _claimed(claim).select_for_update().exists():
             logger.warning("attempt %s: claim %s lost before the grade was recorded", attempt.pk, claim.tries)
             return None
         grade = _grade_create(attempt=attempt, version=attempt.reference_version, result=result)
         _make_current(attempt=attempt, grade=grade)
+        _claimed(claim).update(
+            status=Attempt.Status.GRADED, graded_at=timezone.now(), error_message="", updated_at=timezone.now()
+        )
+        attempt.status = Attempt.Status.GRADED
         _finished_on_commit(attempt)
     logger.info("attempt %s graded %s by %s/%s", attempt.pk, grade.score, grade.grader, grade.model)
     return grade

@@ -47,8 +47,10 @@ def offline_grader(settings: Any, fast_grading: Any) -> Any:
 @pytest.fixture
 def celery_worker_thread(transactional_db: None) -> Iterator[Any]:
     """A real Celery worker (thread pool) consuming the grading and default queues."""
-    from tests.support.worker import celery_worker_running, queues_purge
+    from tests.support.worker import celery_worker_running, queues_purge, worker_wait_idle
 
     queues_purge()
     with celery_worker_running() as worker:
         yield worker
+        queues_purge()
+        worker_wait_idle()

@@ -13,6 +13,7 @@ transport under a temporary directory, and PostgreSQL or a SQLite file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -30,25 +31,70 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 QUEUES = ("grading", "default")
 
 
+def _sqlite_dirty_reads(sender: Any, connection: Any, **kwargs: Any) -> None:
+    # The in-memory SQLite test database is shared between threads through SQLite's shared
+    # cache, where a reader's table lock makes a concurrent writer fail at once ("database
+    # table is locked") instead of waiting. Readers that take no locks remove that test-only
+    # clash; one worker thread (the solo pool) keeps writers from meeting.
+    if connection.vendor == "sqlite":
+        connection.cursor().execute("PRAGMA read_uncommitted = 1")
+
+
 @contextmanager
 def celery_worker_running(
-    *, queues: Sequence[str] = QUEUES, pool: str = "threads", concurrency: int = 2, shutdown_timeout: float = 15.0
+    *,
+    queues: Sequence[str] = QUEUES,
+    pool: str | None = None,
+    concurrency: int | None = None,
+    shutdown_timeout: float = 15.0,
 ) -> Iterator[Any]:
-    """A real worker consuming ``queues`` in a thread, stopped (and joined) on exit."""
+    """A real worker consuming ``queues`` in a thread, stopped (and joined) on exit.
+
+    PostgreSQL gets the thread pool production uses; the in-memory SQLite test database
+    gets one task at a time (see ``_sqlite_dirty_reads``).
+    """
     from celery.contrib.testing.worker import start_worker
+    from django.db import connection
+    from django.db.backends.signals import connection_created
 
     from interview_platform.celery import app
 
-    with start_worker(
-        app,
-        pool=pool,
-        concurrency=concurrency,
-        perform_ping_check=False,
-        queues=list(queues),
-        shutdown_timeout=shutdown_timeout,
-        loglevel="WARNING",
-    ) as worker:
-        yield worker
+    sqlite = connection.vendor == "sqlite"
+    if sqlite:
+        connection_created.connect(_sqlite_dirty_reads)
+        # The test's own connection, when it may touch the database; a module-wide worker is
+        # started outside any test's database access, and its tests prepare their own.
+        with contextlib.suppress(RuntimeError):
+            sqlite_connection_prepare()
+    try:
+        with start_worker(
+            app,
+            pool=pool or ("solo" if sqlite else "threads"),
+            concurrency=concurrency or (1 if sqlite else 2),
+            perform_ping_check=False,
+            queues=list(queues),
+            shutdown_timeout=shutdown_timeout,
+            loglevel="WARNING",
+        ) as worker:
+            yield worker
+    finally:
+        if sqlite:
+            connection_created.disconnect(_sqlite_dirty_reads)
+
+
+def sqlite_connection_prepare() -> None:
+    """Call in each test sharing a worker started earlier: the test's SQLite connection reads dirty too."""
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        _sqlite_dirty_reads(None, connection)
+
+
+def worker_wait_idle(timeout: float = 15.0) -> None:
+    """Wait until the in-process worker runs no task (before a test's database is flushed)."""
+    from celery.worker import state
+
+    wait_until(lambda: not state.active_requests, timeout=timeout, what="the worker to finish its tasks")
 
 
 def wait_until(predicate: Callable[[], Any], *, timeout: float = 15.0, interval: float = 0.05, what: str = "") -> Any:
@@ -246,12 +292,18 @@ def broker_unreachable() -> Iterator[None]:
     """Point this process's Celery app at a closed port: publishing fails as when the broker is down."""
     from interview_platform.celery import app
 
-    saved = app.conf.broker_url, app.conf.broker_transport_options
-    app.conf.broker_url = "redis://127.0.0.1:9/0"
+    closed = "redis://127.0.0.1:9/0"
+    saved = app.conf.broker_url, app.conf.broker_transport_options, os.environ.get("CELERY_BROKER_WRITE_URL")
+    app.conf.broker_url = closed
     app.conf.broker_transport_options = {}
+    os.environ["CELERY_BROKER_WRITE_URL"] = closed  # Celery reads it before the configuration
     _pools_reset(app)
     try:
         yield
     finally:
-        app.conf.broker_url, app.conf.broker_transport_options = saved
+        app.conf.broker_url, app.conf.broker_transport_options, write_url = saved
+        if write_url is None:
+            os.environ.pop("CELERY_BROKER_WRITE_URL", None)
+        else:
+            os.environ["CELERY_BROKER_WRITE_URL"] = write_url
         _pools_reset(app)
