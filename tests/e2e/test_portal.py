@@ -8,6 +8,7 @@ under test-artifacts/screenshots/.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -242,3 +243,35 @@ def test_candidate_takes_the_test_through_the_link(
     answers = dict(Attempt.objects.filter(invitation=invitation).values_list("question_id", "answer"))
     assert answers == {bank["sft"].pk: GOOD_ANSWER, bank["others"][0].pk: LORA_ANSWER}
     screenshot(page, "12-take-results")
+
+
+def test_the_clock_runs_out_and_only_answers_saved_in_time_are_submitted(
+    live_server: Any, page: Any, screenshot: Any, grading_worker: Any
+) -> None:
+    bank = make_bank()
+    owner = UserFactory(username="hr_zhao", roles=["hr"])
+    assessment = assessment_create(
+        owner=owner,
+        title="限时小测",
+        question_ids=[bank["sft"].pk, bank["others"][0].pk],
+        time_limit_minutes=1,
+        pass_score=60,
+    )
+    invitation, token = invitation_create(
+        assessment=assessment, candidate_name="王五", candidate_email="wangwu@example.com", created_by=owner
+    )
+    page.goto(f"{live_server.url}/take/{token}/")
+    page.click("text=开始测评")
+    first = f"#answer-{bank['sft'].pk}"
+    page.fill(first, GOOD_ANSWER)
+    page.wait_for_selector(f"#saved-{bank['sft'].pk} >> text=保存")
+    # Jump the clock: four seconds left on the server; the page follows the server's time.
+    Invitation.objects.filter(pk=invitation.pk).update(started_at=timezone.now() - timedelta(seconds=56))
+    page.reload()
+    expect(page.locator(".countdown")).to_have_text(re.compile(r"^00:0[0-4]$"))
+    page.wait_for_selector("text=时间到", timeout=15_000)  # the page reloads into the time-up page
+    assert "1 个回答" in page.inner_text("main")
+    screenshot(page, "13-take-time-up")
+    page.click("#submit-all")
+    page.wait_for_selector("text=你的答案已提交")
+    assert list(Attempt.objects.filter(invitation=invitation).values_list("answer", flat=True)) == [GOOD_ANSWER]
