@@ -115,7 +115,7 @@ def key_points_derive(body: str) -> tuple[str, ...]:
         candidates = [match.group(0).strip() for match in _SENTENCE_RE.finditer(text)]
     points = []
     for candidate in candidates:
-        cleaned = candidate.strip().rstrip("。；;")
+        cleaned = candidate.strip().rstrip("。；;！!？?")
         if len(cleaned) >= 4 and cleaned not in points:
             points.append(cleaned)
     return tuple(points[:DERIVED_POINTS_MAX]) or ((body.strip()[:200],) if body.strip() else ())

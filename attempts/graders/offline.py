@@ -43,10 +43,13 @@ from attempts.graders.base import (
 NAME = "offline"
 MODEL = "offline-keypoint-v1"
 
-COVERAGE_FLOOR = 0.2  # below this a point earns nothing
-COVERAGE_FULL = 0.7  # at or above this a point earns full credit
-COVERED_THRESHOLD = 0.5  # reported as "covered" from here
-QUESTION_WORD_WEIGHT = 0.3
+COVERAGE_FLOOR = 0.0  # below this a point earns nothing
+COVERAGE_FULL = 0.4  # at or above this a point earns full credit
+COVERED_THRESHOLD = 0.4  # reported as "covered" from here
+QUESTION_WORD_WEIGHT = 0.5
+REFERENCE_WEIGHT = 0.3  # share of whole-reference word coverage in the coverage score
+BIGRAM_WEIGHT = 0.4  # share of the reference's character bigrams found in the answer
+BIGRAM_FLOOR, BIGRAM_FULL = 0.05, 0.4
 MISCONCEPTION_PENALTY = 30
 MISCONCEPTION_MATCH = 0.6
 OFFLINE_NOTICE = "（离线评分：本结果由离线关键词评分器给出，未使用大模型，仅供参考。）"
@@ -138,6 +141,24 @@ def _coverage(point_words: Iterable[str], text: _Text, question_words: frozenset
     return matched / total if total else 0.0
 
 
+def _ramp(value: float, floor: float | None = None, full: float | None = None) -> float:
+    """0 below ``floor``, 1 from ``full``, linear between."""
+    floor = COVERAGE_FLOOR if floor is None else floor
+    full = COVERAGE_FULL if full is None else full
+    return min(1.0, max(0.0, (value - floor) / (full - floor)))
+
+
+def _bigrams(text: str) -> set[str]:
+    compact = _compact(text)
+    return {compact[i : i + 2] for i in range(len(compact) - 1)}
+
+
+def _bigram_recall(reference: str, answer: _Text) -> float:
+    """Share of the reference's character bigrams the answer uses: robust to segmentation."""
+    expected = _bigrams(reference)
+    return len(expected & _bigrams(answer.compact)) / len(expected) if expected else 0.0
+
+
 def _readings(point: str) -> list[list[str]]:
     """The point's words with and without its parenthesised parts (alternative spellings)."""
     full = words(point)
@@ -184,7 +205,7 @@ class OfflineGrader:
         for point in request.key_points:
             readings = _readings(point) or [[]]
             coverage = max(_coverage(reading, answer, question_words) for reading in readings)
-            credit += min(1.0, max(0.0, (coverage - COVERAGE_FLOOR) / (COVERAGE_FULL - COVERAGE_FLOOR)))
+            credit += _ramp(coverage)
             covered = coverage >= COVERED_THRESHOLD
             evidence = ""
             if covered and sentence_texts:
@@ -196,7 +217,11 @@ class OfflineGrader:
             results.append(KeyPointResult(point=point, covered=covered, evidence=evidence))
 
         found = self._misconceptions(request, sentence_texts)
-        base = 100.0 * credit / len(request.key_points) if request.key_points else 0.0
+        points = credit / len(request.key_points) if request.key_points else 0.0
+        overall = _ramp(_coverage(words(request.reference_answer), answer, question_words))
+        coverage_score = (1 - REFERENCE_WEIGHT) * points + REFERENCE_WEIGHT * overall
+        bigram_score = _ramp(_bigram_recall(request.reference_answer, answer), BIGRAM_FLOOR, BIGRAM_FULL)
+        base = 100.0 * ((1 - BIGRAM_WEIGHT) * coverage_score + BIGRAM_WEIGHT * bigram_score)
         score = round(max(0.0, min(100.0, base - MISCONCEPTION_PENALTY * len(found))))
         feedback = self._feedback(score, results, found, injected=bool(injected), empty=not answer.words)
         return GradingResult(
