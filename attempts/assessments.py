@@ -15,13 +15,16 @@ what a late submit sends for grading.
 Unanswered questions: an empty answer cannot be an attempt (attempts require text), so a
 question left blank gets no attempt and counts as 0 in the results, marked
 ``answered: false``. A question whose attempt failed permanently also counts as 0 until an
-expert regrades it; results are computed live, so a later grade changes the total.
+expert regrades it; results are computed live, so a later grade changes the total. A
+question archived after the assessment was built cannot take an attempt: an answer to it
+stays in the drafts, shows as ``not_gradable`` and is left out of the total.
 
 These services know nothing about HTTP; the API and the candidate page both call them.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -44,11 +47,14 @@ from attempts.models import Assessment, AssessmentQuestion, Attempt, Grade, Invi
 from interview_platform.errors import ServiceError
 from questions.models import Question, ReferenceAnswerVersion
 
+logger = logging.getLogger(__name__)
+
 INVITATION_TOKEN_PREFIX_LENGTH = 8
 # Seconds accepted after the deadline, for a save sent just before time ran out.
 DEADLINE_GRACE_SECONDS = 15
 MAX_QUESTIONS_PER_ASSESSMENT = 100
 MAX_INVITATION_DAYS = 90
+NOT_GRADABLE = "not_gradable"
 
 
 # --- Assessments ---------------------------------------------------------------------
@@ -374,9 +380,16 @@ def invitation_submit(*, invitation: Invitation, request_id: str = "", now: date
             answer = (drafts.get(str(question_id)) or "").strip()
             if not answer:
                 continue
-            attempt_services.attempt_submit(
-                question_id=question_id, answer=answer, invitation=locked, request_id=request_id
-            )
+            try:
+                with transaction.atomic():
+                    attempt_services.attempt_submit(
+                        question_id=question_id, answer=answer, invitation=locked, request_id=request_id
+                    )
+            except ServiceError as error:
+                # The question was archived (or lost its reference) after the assessment was
+                # built: the answer stays in the drafts, the question is left out of the total.
+                logger.warning("invitation %s: question %s not gradable: %s", locked.pk, question_id, error)
+                continue
             submitted += 1
         locked.status = Invitation.Status.SUBMITTED
         locked.submitted_at = now
@@ -524,6 +537,7 @@ def invitation_results(*, invitation: Invitation) -> dict[str, Any]:
     )
     by_question = {attempt.question_id: attempt for attempt in attempts}
     submitted = invitation.status in (Invitation.Status.SUBMITTED, Invitation.Status.COMPLETED)
+    drafts = invitation.draft_answers or {}
     rows: list[QuestionResult] = []
     for item in items:
         attempt = by_question.get(item.question_id)
@@ -533,16 +547,19 @@ def invitation_results(*, invitation: Invitation) -> dict[str, Any]:
             if grades is None:
                 grades = list(attempt.grades.filter(is_current=True).select_related("reference_version"))
             grade = grades[0] if grades else None
+        # Answered but never graded: the question could not take an attempt at submission.
+        not_gradable = attempt is None and submitted and bool((drafts.get(str(item.question_id)) or "").strip())
+        row_status = attempt.status if attempt is not None else (NOT_GRADABLE if not_gradable else "unanswered")
         rows.append(
             QuestionResult(
                 position=item.position,
                 question_id=item.question_id,
                 title=item.question.title,
-                answered=attempt is not None,
+                answered=attempt is not None or not_gradable,
                 attempt_id=attempt.pk if attempt else None,
-                status=attempt.status if attempt else "unanswered",
+                status=row_status,
                 # A blank question scores 0 once the answers are in; nothing is known before.
-                score=grade.score if grade else (0 if attempt is None and submitted else None),
+                score=grade.score if grade else (0 if attempt is None and submitted and not not_gradable else None),
                 key_points=list(grade.key_points) if grade else [],
                 misconceptions=list(grade.misconceptions) if grade else [],
                 feedback=grade.feedback if grade else "",
@@ -551,7 +568,7 @@ def invitation_results(*, invitation: Invitation) -> dict[str, Any]:
             )
         )
     complete = invitation.status == Invitation.Status.COMPLETED
-    scores = [row.score or 0 for row in rows]
+    scores = [row.score or 0 for row in rows if row.status != NOT_GRADABLE]
     total = (
         round(sum(scores) / len(scores))
         if scores

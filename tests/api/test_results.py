@@ -206,3 +206,32 @@ def test_results_csv_errors_are_json_even_when_csv_is_asked_for(hr_user, api_cli
     ):
         assert response.status_code == 404
         assert response["Content-Type"] == "application/json" and response.json()["code"] == "not_found"
+
+
+def test_a_question_archived_before_submission_is_left_out_not_fatal(hr_user, api_client) -> None:
+    from attempts.assessments import invitation_get_by_token, invitation_save_answer, invitation_submit
+
+    assessment = AssessmentFactory(owner=hr_user, pass_score=50)
+    kept, archived = (AssessmentQuestionFactory(assessment=assessment, position=i) for i in (1, 2))
+    _, token = invitation_create(
+        assessment=assessment, candidate_name="王", candidate_email="w@example.com", created_by=hr_user
+    )
+    for item in (kept, archived):
+        invitation_save_answer(
+            invitation=invitation_get_by_token(token=token), question_id=item.question_id, answer="答"
+        )
+    archived.question.status = "archived"
+    archived.question.save()
+    invitation = invitation_submit(invitation=invitation_get_by_token(token=token))
+    assert invitation.status == "submitted"
+    assert list(Attempt.objects.filter(invitation=invitation).values_list("question_id", flat=True)) == [
+        kept.question_id
+    ]
+    attempt = Attempt.objects.get(invitation=invitation)
+    Attempt.objects.filter(pk=attempt.pk).update(status="graded")
+    GradeFactory(attempt=attempt, score=70)
+    invitation_attempt_finished(invitation_id=invitation.pk)
+    results = invitation_results(invitation=Invitation.objects.get(pk=invitation.pk))
+    assert [row["status"] for row in results["questions"]] == ["graded", "not_gradable"]
+    assert results["questions"][1]["score"] is None and results["questions"][1]["answered"] is True
+    assert results["total"] == 70 and results["passed"] is True
