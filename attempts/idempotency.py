@@ -65,7 +65,8 @@ def request_fingerprint(request: Request) -> str:
 def _claim(request: Request, key: str, fingerprint: str) -> tuple[IdempotencyRecord | None, Response | None]:
     """Record the key (step 1) or answer for an earlier request with it (step 2)."""
     user = request.user
-    IdempotencyRecord.objects.filter(user=user, key=key, created_at__lt=timezone.now() - KEY_TTL).delete()
+    # Keys expire after KEY_TTL: the user's expired records go (which also frees this key).
+    IdempotencyRecord.objects.filter(user=user, created_at__lt=timezone.now() - KEY_TTL).delete()
     try:
         with transaction.atomic():
             record = IdempotencyRecord.objects.create(

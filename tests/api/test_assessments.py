@@ -303,3 +303,15 @@ def test_error_reports_are_throttled_per_user(trainee, api_client, seed_question
     url = f"/api/v1/questions/{seed_questions['大模型llms微调面/2'].pk}/errata/"
     assert client.post(url, {"quote": "稀疏特征", "explanation": "SFT 是监督微调。"}).status_code == 201
     assert client.post(url, {"quote": "另一处", "explanation": "也不对的地方。"}).status_code == 429
+
+
+def test_expired_idempotency_keys_are_forgotten(hr_user, api_client, question_ids) -> None:
+    from datetime import timedelta as delta
+
+    client = api_client(hr_user)
+    payload = {"title": "A", "question_ids": question_ids, "time_limit_minutes": 10}
+    client.post("/api/v1/assessments/", payload, format="json", HTTP_IDEMPOTENCY_KEY="old")
+    IdempotencyRecord.objects.update(created_at=timezone.now() - delta(hours=25))
+    response = client.post("/api/v1/assessments/", payload, format="json", HTTP_IDEMPOTENCY_KEY="old")
+    assert response.status_code == 201 and "Idempotent-Replayed" not in response
+    assert Assessment.objects.count() == 2 and IdempotencyRecord.objects.count() == 1
