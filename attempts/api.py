@@ -6,7 +6,6 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -18,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from accounts.roles import is_staff_reader, is_team_lead
+from accounts.roles import is_team_lead
 from attempts.idempotency import idempotent
 from attempts.models import Attempt, ReviewState
 from attempts.regrading import attempt_regrade
@@ -33,8 +32,6 @@ from attempts.services import attempt_retry, attempt_submit
 from interview_platform.api.fields import id_filter
 from interview_platform.api.permissions import IsExpert
 from interview_platform.api.throttling import AttemptSubmitThrottle
-from interview_platform.errors import ServiceError
-from questions.models import Question
 
 
 def attempt_location(attempt: Attempt) -> str:
@@ -95,15 +92,9 @@ class AttemptListApi(generics.ListAPIView):
         serializer = AttemptCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        question = Question.objects.filter(pk=data["question"]).only("id", "status").first()
-        if question is None:
-            raise ServiceError(_("Unknown question."), field_errors={"question": [_("No question with this id.")]})
-        if not question.is_active:
-            raise ServiceError(
-                _("This question is archived."), field_errors={"question": [_("This question is archived.")]}
-            )
+        # attempt_submit refuses unknown, archived and unpublished questions (400, field "question").
         attempt = attempt_submit(
-            question_id=question.pk,
+            question_id=data["question"],
             answer=data["answer"],
             user=request.user,
             time_spent_s=data.get("time_spent_s"),
@@ -135,10 +126,8 @@ class AttemptRetryApi(APIView):
 
     @extend_schema(operation_id="attempts_retry", request=None, responses={202: AttemptSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        attempt = _attempt_or_404(request, pk)
-        if attempt.user_id != request.user.pk and not is_staff_reader(request.user):
-            raise NotFound()
-        attempt_retry(attempt=attempt, actor=request.user)
+        # Only the owner or staff can see the attempt at all; attempt_retry checks who may retry.
+        attempt_retry(attempt=_attempt_or_404(request, pk), actor=request.user)
         attempt = _attempt_or_404(request, pk)
         return Response(
             AttemptSerializer(attempt).data,
