@@ -1,18 +1,20 @@
 """The offline grader: deterministic key-point coverage, no network, Chinese-aware.
 
-How a grade is computed (version ``offline-keypoint-v1``):
+How a grade is computed (version ``offline-keypoint-v1``; weights tuned on the SAS
+training split only, see docs/grading.md for the held-out agreement):
 
 1. Text is segmented with jieba (precise mode), lower-cased; punctuation and stop words
    are dropped. Each word weighs its jieba IDF (common words count little), capped at the
-   median IDF so rare jargon does not dominate.
+   median IDF so rare jargon does not dominate. Words of the question weigh less
+   (``QUESTION_WORD_WEIGHT``): repeating the question is not an answer.
 2. A rubric point is covered in proportion to the weight of its words found in the
    answer (a word also counts when it occurs inside the answer's text, so "监督微调" matches
    however jieba split it). Text in parentheses is an alternative spelling: the point is
-   scored with and without it and the better reading counts. Words of the question
-   itself weigh less: repeating the question is not an answer.
-3. The score maps each point's coverage onto 0–1 between ``COVERAGE_FLOOR`` and
-   ``COVERAGE_FULL`` and averages over the points; each listed misconception found in
-   the answer costs ``MISCONCEPTION_PENALTY``.
+   scored with and without it and the better reading counts.
+3. The score blends rubric coverage (each point ramped between ``COVERAGE_FLOOR`` and
+   ``COVERAGE_FULL``), coverage of the whole reference's words (``REFERENCE_WEIGHT``) and
+   the share of the reference's character bigrams the answer uses (``BIGRAM_WEIGHT``,
+   robust to segmentation); each listed misconception found costs ``MISCONCEPTION_PENALTY``.
 4. A misconception is found when a sentence of the answer contains most of the words
    that distinguish it from the reference answer, without a negation ("不是", "并非").
 5. Sentences that try to instruct the grader ("忽略以上指令", "give full marks") are not
