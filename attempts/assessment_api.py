@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import json
 from typing import Any
 
@@ -241,42 +239,6 @@ class InvitationRevokeApi(HrApiMixin, APIView):
 
 # --- Results CSV ---------------------------------------------------------------------
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula is quoted with a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return "" if value is None else value
-
-
-def results_csv(assessment: Assessment) -> str:
-    items = assessment_services.assessment_items(assessment=assessment)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    header = ["invitation_id", "candidate_name", "candidate_email", "status", "started_at", "submitted_at"]
-    header += ["completed_at", "total", "passed"]
-    header += [f"Q{item.position} ({item.question_id}) score" for item in items]
-    writer.writerow(header)
-    for invitation, results in assessment_services.assessment_results_rows(assessment=assessment):
-        scores = {row["question_id"]: row["score"] for row in results["questions"]}
-        passed = results["passed"]
-        row = [
-            invitation.pk,
-            invitation.candidate_name,
-            invitation.candidate_email,
-            invitation.status,
-            invitation.started_at.isoformat() if invitation.started_at else "",
-            invitation.submitted_at.isoformat() if invitation.submitted_at else "",
-            invitation.completed_at.isoformat() if invitation.completed_at else "",
-            results["total"],
-            "" if passed is None else ("yes" if passed else "no"),
-            *[scores.get(item.question_id) for item in items],
-        ]
-        writer.writerow([_cell(value) for value in row])
-    return out.getvalue()
-
 
 class CsvRenderer(BaseRenderer):
     """Lets a client ask for ``text/csv``: the view writes the CSV itself; errors are JSON."""
@@ -308,7 +270,8 @@ class AssessmentResultsCsvApi(HrApiMixin, APIView):
     def get(self, request: Request, pk: int) -> HttpResponse:
         assessment = _assessment_or_404(request, pk)
         response = HttpResponse(
-            ("\ufeff" + results_csv(assessment)).encode("utf-8"), content_type="text/csv; charset=utf-8"
+            ("\ufeff" + assessment_services.assessment_results_csv(assessment=assessment)).encode("utf-8"),
+            content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = f'attachment; filename="assessment-{assessment.pk}-results.csv"'
         return response

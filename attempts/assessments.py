@@ -24,6 +24,8 @@ These services know nothing about HTTP; the API and the candidate page both call
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import secrets
 from collections.abc import Iterable, Sequence
@@ -616,3 +618,43 @@ def assessment_results_rows(*, assessment: Assessment) -> Iterable[tuple[Invitat
     """(invitation, results) for every invitation of an assessment, for the CSV export."""
     for invitation in invitations_for_assessment(assessment=assessment):
         yield invitation, invitation_results(invitation=invitation)
+
+
+# --- CSV export ----------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula is quoted with a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+def assessment_results_csv(*, assessment: Assessment) -> str:
+    """One row per invitation: candidate, status, times, total, passed, each question's score."""
+    items = assessment_items(assessment=assessment)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    header = ["invitation_id", "candidate_name", "candidate_email", "status", "started_at", "submitted_at"]
+    header += ["completed_at", "total", "passed"]
+    header += [f"Q{item.position} ({item.question_id}) score" for item in items]
+    writer.writerow(header)
+    for invitation, results in assessment_results_rows(assessment=assessment):
+        scores = {row["question_id"]: row["score"] for row in results["questions"]}
+        passed = results["passed"]
+        row = [
+            invitation.pk,
+            invitation.candidate_name,
+            invitation.candidate_email,
+            invitation.status,
+            invitation.started_at.isoformat() if invitation.started_at else "",
+            invitation.submitted_at.isoformat() if invitation.submitted_at else "",
+            invitation.completed_at.isoformat() if invitation.completed_at else "",
+            results["total"],
+            "" if passed is None else ("yes" if passed else "no"),
+            *[scores.get(item.question_id) for item in items],
+        ]
+        writer.writerow([_cell(value) for value in row])
+    return out.getvalue()
