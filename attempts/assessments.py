@@ -452,13 +452,16 @@ def invitation_attempt_finished(*, invitation_id: int) -> bool:
     """
     from attempts.webhooks import webhook_event_emit
 
+    # Reads first, outside any transaction: most calls find work still running and write nothing.
+    if (
+        Attempt.objects.filter(invitation_id=invitation_id)
+        .exclude(status__in=(Attempt.Status.GRADED, Attempt.Status.FAILED))
+        .exists()
+    ):
+        return False
+    if not Invitation.objects.filter(pk=invitation_id, status=Invitation.Status.SUBMITTED).exists():
+        return False
     with transaction.atomic():
-        if (
-            Attempt.objects.filter(invitation_id=invitation_id)
-            .exclude(status__in=(Attempt.Status.GRADED, Attempt.Status.FAILED))
-            .exists()
-        ):
-            return False
         now = timezone.now()
         changed = Invitation.objects.filter(pk=invitation_id, status=Invitation.Status.SUBMITTED).update(
             status=Invitation.Status.COMPLETED, completed_at=now
