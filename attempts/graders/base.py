@@ -96,6 +96,7 @@ class Grader(Protocol):
 
 # Markdown list markers, headings and emphasis, stripped when a body is cut into points.
 _MARKUP_RE = re.compile(r"^\s*(?:[-*+•]|\d+[.、)）]|[（(]\d+[)）]|#+)\s*")
+_INLINE_MARKUP_RE = re.compile(r"\*\*|__|`")
 _SENTENCE_RE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?")
 DERIVED_POINTS_MAX = 8
 
@@ -106,7 +107,7 @@ def key_points_derive(body: str) -> tuple[str, ...]:
     Used for versions published before the rubric existed (the imported seed), so both
     graders judge against the same numbered points.
     """
-    lines = [line for line in body.splitlines() if line.strip()]
+    lines = [_INLINE_MARKUP_RE.sub("", line) for line in body.splitlines() if line.strip()]
     bullets = [_MARKUP_RE.sub("", line).strip(" *_`") for line in lines if _MARKUP_RE.match(line)]
     if len(bullets) >= 2:
         candidates = bullets

@@ -114,6 +114,10 @@ def test_english_spelling_in_parentheses_counts_as_an_alternative():
 def test_key_points_are_derived_from_bullets_or_sentences():
     assert key_points_derive("- 第一点内容\n- 第二点内容\n* 第三点内容") == ("第一点内容", "第二点内容", "第三点内容")
     assert key_points_derive("## 标题\n1. 要点一说明\n2. 要点二说明") == ("要点一说明", "要点二说明")
+    assert key_points_derive("1. **GPT 系列**: 仅解码器\n2. **BERT** 系列：`编码器`") == (
+        "GPT 系列: 仅解码器",
+        "BERT 系列：编码器",
+    )
     assert key_points_derive("复读机问题是重复生成。原因有多种；可用惩罚缓解！") == (
         "复读机问题是重复生成",
         "原因有多种",
