@@ -119,7 +119,7 @@ def attempt_submit(
                 status_code=409,
             ) from None
         raise
-    transaction.on_commit(partial(_send_grading, attempt.pk))
+    transaction.on_commit(partial(_send_grading, attempt.pk, attempt.request_id))
     logger.info("attempt %s submitted (question %s, request %s)", attempt.pk, question.pk, request_id or "-")
     return attempt
 
@@ -150,19 +150,23 @@ def attempt_retry(*, attempt: Attempt, actor: Any) -> Attempt:
                 code="invalid_state",
                 status_code=409,
             )
-        transaction.on_commit(partial(_send_grading, attempt.pk))
+        transaction.on_commit(partial(_send_grading, attempt.pk, attempt.request_id))
     logger.info("attempt %s sent to grading again by user %s", attempt.pk, actor.pk)
     attempt.refresh_from_db()
     return attempt
 
 
-def _send_grading(attempt_id: int) -> bool:
+def _send_grading(attempt_id: int, request_id: str = "") -> bool:
     """Publish the grading task. A broker failure is logged, never raised: the row stays
-    ``queued`` with no ``enqueued_at`` and the sweeper sends it on its next run."""
+    ``queued`` with no ``enqueued_at`` and the sweeper sends it on its next run.
+
+    The submission's request id travels in the message headers, so the worker's log lines
+    for this attempt carry it even when the sweeper sends it again.
+    """
     from attempts.tasks import grade_attempt
 
     try:
-        grade_attempt.apply_async(args=[attempt_id])
+        grade_attempt.apply_async(args=[attempt_id], headers={"request_id": request_id} if request_id else None)
     except Exception:
         logger.exception("attempt %s: could not reach the broker; the sweeper will send it again", attempt_id)
         Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.QUEUED).update(enqueued_at=None)
@@ -287,12 +291,12 @@ def attempts_sweep_stale(*, now: datetime | None = None) -> list[int]:
         Attempt.objects.filter(status=Attempt.Status.QUEUED)
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff))
         .order_by("created_at")
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
+        .values_list("pk", "request_id")[:SWEEP_BATCH]
     )
     sent = []
-    for attempt_id in stale_queued:
+    for attempt_id, request_id in stale_queued:
         Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.QUEUED).update(enqueued_at=now)
-        if _send_grading(attempt_id):
+        if _send_grading(attempt_id, request_id):
             sent.append(attempt_id)
         else:
             break  # the broker is down: the next sweep tries again

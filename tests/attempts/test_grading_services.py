@@ -50,7 +50,9 @@ def test_submit_stores_a_queued_attempt_and_sends_it_on_commit(trainee, question
         attempt = submit(trainee, question, answer="  SFT 是监督微调。 \n", time_spent_s=42, request_id="req-1")
 
     assert len(callbacks) == 1
-    assert queued_messages() == [{"task": "attempts.tasks.grade_attempt", "args": [attempt.pk]}]
+    assert queued_messages(headers=("request_id",)) == [
+        {"task": "attempts.tasks.grade_attempt", "args": [attempt.pk], "request_id": "req-1"}
+    ]
     attempt.refresh_from_db()
     assert attempt.status == Attempt.Status.QUEUED
     assert attempt.mode == Attempt.Mode.PRACTICE and attempt.user == trainee and attempt.invitation is None
@@ -149,7 +151,7 @@ def test_an_invitation_submits_assessment_attempts_once_per_question(question):
 
 def test_a_broker_that_is_down_does_not_lose_the_attempt(trainee, question, django_capture_on_commit_callbacks):
     with broker_unreachable(), django_capture_on_commit_callbacks(execute=True):
-        attempt = submit(trainee, question)
+        attempt = submit(trainee, question, request_id="req-down")
 
     attempt.refresh_from_db()
     assert attempt.status == Attempt.Status.QUEUED
@@ -158,7 +160,9 @@ def test_a_broker_that_is_down_does_not_lose_the_attempt(trainee, question, djan
     with broker_unreachable():
         assert services.attempts_sweep_stale() == []  # still down: nothing raised, nothing lost
     assert services.attempts_sweep_stale() == [attempt.pk]
-    assert queued_messages() == [{"task": "attempts.tasks.grade_attempt", "args": [attempt.pk]}]
+    assert queued_messages(headers=("request_id",)) == [
+        {"task": "attempts.tasks.grade_attempt", "args": [attempt.pk], "request_id": "req-down"}
+    ]
 
 
 # --- attempt_retry ----------------------------------------------------------------------

@@ -267,8 +267,8 @@ def queues_purge(queues: Sequence[str] = QUEUES) -> None:
             channel.queue_purge(queue)
 
 
-def queued_messages(queue: str = "grading") -> list[dict[str, Any]]:
-    """Take the messages waiting on ``queue``: [{"task": name, "args": [...]}]."""
+def queued_messages(queue: str = "grading", *, headers: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Take the messages waiting on ``queue``: [{"task": name, "args": [...]}] plus the named headers."""
     from interview_platform.celery import app
 
     taken = []
@@ -277,7 +277,10 @@ def queued_messages(queue: str = "grading") -> list[dict[str, Any]]:
         channel.queue_declare(queue=queue, durable=True, auto_delete=False)
         while (message := channel.basic_get(queue, no_ack=True)) is not None:
             args, _kwargs, _embed = message.decode()
-            taken.append({"task": message.headers["task"], "args": list(args)})
+            taken.append(
+                {"task": message.headers["task"], "args": list(args)}
+                | {name: message.headers.get(name) for name in headers}
+            )
     return taken
 
 
