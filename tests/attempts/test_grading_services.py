@@ -374,3 +374,26 @@ def test_a_failed_assessment_attempt_also_completes_its_invitation(question, dja
         services.attempt_fail(claim=services.attempt_claim(attempt_id=attempt.pk), reason="401")
     invitation.refresh_from_db()
     assert invitation.status == Invitation.Status.COMPLETED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_grader_is_called_outside_any_transaction(trainee, question, monkeypatch):
+    from django.db import transaction
+
+    from attempts.graders.offline import OfflineGrader
+
+    seen: list[bool] = []
+
+    class Spy(OfflineGrader):
+        def grade(self, request):
+            seen.append(transaction.get_connection().in_atomic_block)
+            return super().grade(request)
+
+    monkeypatch.setattr(services, "grader_from_settings", Spy)
+    attempt = AttemptFactory(user=trainee, question=question)
+    services.attempt_grade(claim=services.attempt_claim(attempt_id=attempt.pk))
+    services.grade_attempt_against(attempt=attempt, version=attempt.reference_version, make_current=True)
+
+    assert seen == [False, False]
+    assert Grade.objects.filter(attempt=attempt).count() == 2
+    assert Grade.objects.filter(attempt=attempt, is_current=True).count() == 1
