@@ -95,7 +95,10 @@ class OpenAICompatibleGrader:
                 with _schema_rejected_lock:
                     _schema_rejected.add((self.base_url, self.model))
                 mode = "json_object"
-                completion = self._create(messages, self._response_format(mode, request))
+                try:
+                    completion = self._create(messages, self._response_format(mode, request))
+                except openai.BadRequestError as second:
+                    raise _classify(second, self.timeout_seconds) from second
             else:
                 raise _classify(error, self.timeout_seconds) from error
         latency_ms = int((time.monotonic() - started) * 1000)

@@ -207,3 +207,12 @@ def test_bad_configuration_is_a_permanent_error(fake_openai, options, message):
     with pytest.raises(GraderError) as caught:
         make_grader(fake_openai, **options)
     assert caught.value.permanent is True and message in str(caught.value)
+
+
+def test_a_400_in_json_mode_after_the_fallback_is_a_permanent_error(fake_openai):
+    fake_openai.reject_json_schema = True
+    fake_openai.script(Status(400, "Invalid value for 'model'"))
+    with pytest.raises(GraderError) as caught:
+        make_grader(fake_openai).grade(REQUEST)
+    assert caught.value.permanent is True
+    assert "refused the request (400)" in str(caught.value)
