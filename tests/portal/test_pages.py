@@ -173,9 +173,12 @@ def test_question_page_hides_the_reference_until_attempted(login, trainee, bank)
     assert reference.body in page and "版本 1" in page
 
 
-def test_expert_sees_the_reference_without_attempting(login, expert, bank):
+def test_expert_sees_the_reference_without_attempting(login, expert, trainee, bank):
     page = login(expert).get(reverse("portal:question", args=[bank.sft.pk])).content.decode()
     assert bank.sft.versions.get(status="published").body in page
+    admin_link = reverse("admin:questions_question_change", args=[bank.sft.pk])
+    assert admin_link in page
+    assert admin_link not in login(trainee).get(reverse("portal:question", args=[bank.sft.pk])).content.decode()
 
 
 def test_archived_question_is_404_for_a_trainee(login, trainee, expert, bank):
