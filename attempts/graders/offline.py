@@ -16,7 +16,8 @@ training split only, see docs/grading.md for the held-out agreement):
    the share of the reference's character bigrams the answer uses (``BIGRAM_WEIGHT``,
    robust to segmentation); each listed misconception found costs ``MISCONCEPTION_PENALTY``.
 4. A misconception is found when a sentence of the answer contains most of the words
-   that distinguish it from the reference answer, without a negation ("不是", "并非").
+   that distinguish it from the reference answer, without a negation ("不是", "并非");
+   that sentence then earns no rubric credit.
 5. Sentences that try to instruct the grader ("忽略以上指令", "give full marks") are not
    read as content, and the feedback says so.
 
@@ -198,8 +199,12 @@ class OfflineGrader:
         sentences = _sentences(request.answer)
         injected = [sentence for sentence in sentences if _INJECTION_RE.search(sentence)]
         content = [sentence for sentence in sentences if sentence not in injected]
-        answer = _Text.of("\n".join(content))
-        sentence_texts = [_Text.of(sentence) for sentence in content]
+        empty = not words(" ".join(content))
+        found, wrong = self._misconceptions(request, [_Text.of(sentence) for sentence in content])
+        # A sentence stating a listed misconception earns no credit for the points it mentions.
+        credited = [sentence for sentence in content if sentence not in wrong]
+        answer = _Text.of("\n".join(credited))
+        sentence_texts = [_Text.of(sentence) for sentence in credited]
         question_words = frozenset(words(request.question))
 
         results: list[KeyPointResult] = []
@@ -218,14 +223,13 @@ class OfflineGrader:
                 evidence = clip(best.raw, EVIDENCE_MAX_CHARS)
             results.append(KeyPointResult(point=point, covered=covered, evidence=evidence))
 
-        found = self._misconceptions(request, sentence_texts)
         points = credit / len(request.key_points) if request.key_points else 0.0
         overall = _ramp(_coverage(words(request.reference_answer), answer, question_words))
         coverage_score = (1 - REFERENCE_WEIGHT) * points + REFERENCE_WEIGHT * overall
         bigram_score = _ramp(_bigram_recall(request.reference_answer, answer), BIGRAM_FLOOR, BIGRAM_FULL)
         base = 100.0 * ((1 - BIGRAM_WEIGHT) * coverage_score + BIGRAM_WEIGHT * bigram_score)
         score = round(max(0.0, min(100.0, base - MISCONCEPTION_PENALTY * len(found))))
-        feedback = self._feedback(score, results, found, injected=bool(injected), empty=not answer.words)
+        feedback = self._feedback(score, results, found, injected=bool(injected), empty=empty)
         return GradingResult(
             score=score,
             key_points=tuple(results),
@@ -240,11 +244,13 @@ class OfflineGrader:
         )
 
     @staticmethod
-    def _misconceptions(request: GradingRequest, sentences: list[_Text]) -> list[MisconceptionFound]:
+    def _misconceptions(request: GradingRequest, sentences: list[_Text]) -> tuple[list[MisconceptionFound], set[str]]:
+        """The listed misconceptions the answer states, and the sentences stating them."""
         reference_words = set(words(request.reference_answer))
         for point in request.key_points:
             reference_words.update(words(point))
         found = []
+        wrong: set[str] = set()
         for misconception in request.misconceptions:
             negated = bool(_NEGATION_RE.search(misconception))
             evidence = None
@@ -256,7 +262,8 @@ class OfflineGrader:
                     break
             if evidence is not None:
                 found.append(MisconceptionFound(misconception=misconception, evidence=clip(evidence, 300)))
-        return found
+                wrong.add(evidence)
+        return found, wrong
 
     @staticmethod
     def _feedback(

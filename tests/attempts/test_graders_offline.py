@@ -64,6 +64,7 @@ def test_a_listed_misconception_is_flagged_and_penalised():
     assert "稀疏特征训练" in result.misconceptions[0].evidence
     assert "回答包含常见错误" in result.feedback
     assert result.score < 40
+    assert not result.key_points[0].covered  # the wrong sentence earns nothing for the point it garbles
 
 
 def test_denying_the_misconception_is_not_flagged():
