@@ -54,7 +54,8 @@ REFERENCE_WEIGHT = 0.3  # share of whole-reference word coverage in the coverage
 BIGRAM_WEIGHT = 0.4  # share of the reference's character bigrams found in the answer
 BIGRAM_FLOOR, BIGRAM_FULL = 0.05, 0.4
 MISCONCEPTION_PENALTY = 30
-MISCONCEPTION_MATCH = 0.6
+MISCONCEPTION_MATCH = 0.6  # share of the words that distinguish a misconception from the reference
+MISCONCEPTION_CLAIM_MATCH = 0.5  # share of all its words, in the same sentence
 OFFLINE_NOTICE = "（离线评分：本结果由离线关键词评分器给出，未使用大模型，仅供参考。）"
 
 _STOP_WORDS = frozenset(
@@ -182,7 +183,12 @@ def _misconception_evidence(
         if distinctive:
             if sentence_negated and not negated:
                 continue
-            if _coverage(distinctive, sentence, frozenset()) >= MISCONCEPTION_MATCH:
+            # Most of what sets the claim apart, and enough of the claim itself (one shared
+            # distinctive word in a heading is not a claim).
+            if (
+                _coverage(distinctive, sentence, frozenset()) >= MISCONCEPTION_MATCH
+                and _coverage(own, sentence, frozenset()) >= MISCONCEPTION_CLAIM_MATCH
+            ):
                 return sentence.raw
         elif own and negated == sentence_negated and _coverage(own, sentence, frozenset()) >= 0.9:
             # The claim differs from the reference only in wording, e.g. a dropped "不".

@@ -132,3 +132,33 @@ def test_correlation_helpers():
     assert spearman([1, 2, 3, 4], [10, 20, 30, 1000]) == pytest.approx(1.0)
     assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
     assert pearson([1, 1, 1], [1, 2, 3]) == 0.0
+
+
+def curated_questions() -> list[dict]:
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "questions" / "data" / "curated_bank.json"
+    return json.loads(path.read_text(encoding="utf-8"))["questions"]
+
+
+def test_on_the_curated_bank_references_score_full_and_every_misconception_is_caught():
+    grader = OfflineGrader()
+    for question in curated_questions():
+        version = question["version"]
+
+        def request(answer: str, version=version, question=question) -> GradingRequest:
+            return GradingRequest(
+                question=question["seed_title"],
+                reference_answer=version["body"],
+                key_points=tuple(version["key_points"]),
+                misconceptions=tuple(version["misconceptions"]),
+                answer=answer,
+            )
+
+        reference = grader.grade(request(version["body"]))
+        assert reference.score >= 90 and reference.misconceptions == (), question["seed_title"]
+        for misconception in version["misconceptions"]:
+            wrong = grader.grade(request(misconception))
+            assert misconception in [m.misconception for m in wrong.misconceptions]  # related ones may join it
+            assert wrong.score <= 10, (question["seed_title"], misconception, wrong.score)
