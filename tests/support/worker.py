@@ -249,6 +249,7 @@ def sender_app(env: dict[str, str]) -> Celery:
             "data_folder_in": queue,
             "data_folder_out": queue,
             "processed_folder": str(Path(env["VAR_DIR"]) / "broker" / "processed"),
+            "control_folder": str(Path(env["VAR_DIR"]) / "broker" / "control"),
             "store_processed": False,
         }
     app.conf.task_serializer = "json"
