@@ -10,6 +10,7 @@ reference version is the curation area's regrade run (``questions.regrade``).
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -18,19 +19,10 @@ from django.utils.translation import gettext as _
 
 from accounts.roles import is_expert
 from attempts.models import Attempt
-from attempts.services import attempt_retry
+from attempts.services import attempt_retry, attempt_send_to_grading
 from interview_platform.errors import ServiceError
 
 logger = logging.getLogger(__name__)
-
-
-def _send(attempt_id: int) -> None:
-    from attempts.tasks import grade_attempt
-
-    try:
-        grade_attempt.apply_async(args=[attempt_id])
-    except Exception:  # the attempt stays queued; the stale-attempt sweeper sends it again
-        logger.exception("attempt %s: could not reach the broker for a regrade", attempt_id)
 
 
 def attempt_regrade(*, attempt: Attempt, actor: Any) -> Attempt:
@@ -52,8 +44,7 @@ def attempt_regrade(*, attempt: Attempt, actor: Any) -> Attempt:
                 code="invalid_state",
                 status_code=409,
             )
-        attempt_id = attempt.pk
-        transaction.on_commit(lambda: _send(attempt_id))
+        transaction.on_commit(partial(attempt_send_to_grading, attempt.pk, attempt.request_id))
     logger.info("attempt %s sent to grading again by expert %s", attempt.pk, actor.pk)
     attempt.refresh_from_db()
     return attempt

@@ -119,7 +119,7 @@ def attempt_submit(
                 status_code=409,
             ) from None
         raise
-    transaction.on_commit(partial(_send_grading, attempt.pk, attempt.request_id))
+    transaction.on_commit(partial(attempt_send_to_grading, attempt.pk, attempt.request_id))
     logger.info("attempt %s submitted (question %s, request %s)", attempt.pk, question.pk, request_id or "-")
     return attempt
 
@@ -150,13 +150,13 @@ def attempt_retry(*, attempt: Attempt, actor: Any) -> Attempt:
                 code="invalid_state",
                 status_code=409,
             )
-        transaction.on_commit(partial(_send_grading, attempt.pk, attempt.request_id))
+        transaction.on_commit(partial(attempt_send_to_grading, attempt.pk, attempt.request_id))
     logger.info("attempt %s sent to grading again by user %s", attempt.pk, actor.pk)
     attempt.refresh_from_db()
     return attempt
 
 
-def _send_grading(attempt_id: int, request_id: str = "") -> bool:
+def attempt_send_to_grading(attempt_id: int, request_id: str = "") -> bool:
     """Publish the grading task. A broker failure is logged, never raised: the row stays
     ``queued`` with no ``enqueued_at`` and the sweeper sends it on its next run.
 
@@ -296,7 +296,7 @@ def attempts_sweep_stale(*, now: datetime | None = None) -> list[int]:
     sent = []
     for attempt_id, request_id in stale_queued:
         Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.QUEUED).update(enqueued_at=now)
-        if _send_grading(attempt_id, request_id):
+        if attempt_send_to_grading(attempt_id, request_id):
             sent.append(attempt_id)
         else:
             break  # the broker is down: the next sweep tries again
