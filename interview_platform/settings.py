@@ -123,6 +123,8 @@ if DATABASE_URL:
         # A database host that drops packets must not hang /readyz or a request for minutes.
         _database.setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
 else:
+    # SQLite cannot create the folder its file lives in.
+    SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
     _database = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": SQLITE_PATH,
