@@ -49,7 +49,7 @@ format: dev-deps
 	$(BIN)/ruff format .
 
 bench: dev-deps
-	$(BIN)/python -m pytest benchmarks -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest benchmarks -p no:cacheprovider --benchmark-columns=min,mean,median,max,rounds $(PYTEST_ARGS)
 
 clean:
 	rm -rf var staticfiles .pytest_cache
