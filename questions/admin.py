@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -39,6 +39,9 @@ from interview_platform.errors import ServiceError
 from questions import regrade, services
 from questions.diff import version_diff
 from questions.models import Erratum, Question, ReferenceAnswerVersion, Tag, Topic
+
+if TYPE_CHECKING:
+    from attempts.models import RegradeRun
 
 VersionStatus = ReferenceAnswerVersion.Status
 
@@ -779,50 +782,51 @@ class QuestionAdmin(CurationAccessMixin, admin.ModelAdmin):
             },
         )
 
-    def regrade_apply_view(self, request: HttpRequest, question_id: int, run_id: int) -> HttpResponse:
+    def _regrade_run_action(
+        self,
+        request: HttpRequest,
+        question_id: int,
+        run_id: int,
+        action: Callable[[RegradeRun], str],
+    ) -> HttpResponse:
+        """A POST on one regrade run: ``action`` calls the service and returns the log line;
+        a refusal becomes an admin message. Back to the run's page either way."""
         question = self._question(request, question_id)
         self._post_action(request)
         run = regrade.regrade_run_get(question=question, run_id=run_id)
         if run is None:
             raise Http404
         try:
-            changed = regrade.regrade_run_apply(run=run, actor=request.user)
+            log_line = action(run)
         except ServiceError as error:
             _service_error_message(request, error)
         else:
-            self._log(request, question, f"Applied regrade #{run.pk}: {changed} grades made current")
-            messages.success(request, _("%(count)d new grades are now current.") % {"count": changed})
+            self._log(request, question, log_line)
         return HttpResponseRedirect(self._url("regrade_run", question, run.pk))
+
+    def regrade_apply_view(self, request: HttpRequest, question_id: int, run_id: int) -> HttpResponse:
+        def apply(run: RegradeRun) -> str:
+            changed = regrade.regrade_run_apply(run=run, actor=request.user)
+            messages.success(request, _("%(count)d new grades are now current.") % {"count": changed})
+            return f"Applied regrade #{run.pk}: {changed} grades made current"
+
+        return self._regrade_run_action(request, question_id, run_id, apply)
 
     def regrade_resume_view(self, request: HttpRequest, question_id: int, run_id: int) -> HttpResponse:
-        question = self._question(request, question_id)
-        self._post_action(request)
-        run = regrade.regrade_run_get(question=question, run_id=run_id)
-        if run is None:
-            raise Http404
-        try:
+        def resume(run: RegradeRun) -> str:
             sent = regrade.regrade_run_resume(run=run, actor=request.user)
-        except ServiceError as error:
-            _service_error_message(request, error)
-        else:
-            self._log(request, question, f"Sent regrade #{run.pk} again ({sent} attempts)")
             messages.success(request, _("%(count)d attempts sent to grading again.") % {"count": sent})
-        return HttpResponseRedirect(self._url("regrade_run", question, run.pk))
+            return f"Sent regrade #{run.pk} again ({sent} attempts)"
+
+        return self._regrade_run_action(request, question_id, run_id, resume)
 
     def regrade_cancel_view(self, request: HttpRequest, question_id: int, run_id: int) -> HttpResponse:
-        question = self._question(request, question_id)
-        self._post_action(request)
-        run = regrade.regrade_run_get(question=question, run_id=run_id)
-        if run is None:
-            raise Http404
-        try:
+        def cancel(run: RegradeRun) -> str:
             regrade.regrade_run_cancel(run=run, actor=request.user)
-        except ServiceError as error:
-            _service_error_message(request, error)
-        else:
-            self._log(request, question, f"Cancelled regrade #{run.pk}")
             messages.success(request, _("Regrade cancelled; its grades stay as non-current history."))
-        return HttpResponseRedirect(self._url("regrade_run", question, run.pk))
+            return f"Cancelled regrade #{run.pk}"
+
+        return self._regrade_run_action(request, question_id, run_id, cancel)
 
 
 def question_admin_search(queryset: QuerySet[Question], term: str) -> QuerySet[Question]:

@@ -212,6 +212,28 @@ def test_admin_progress_page_refreshes_while_running(login, expert, reviewer, dj
     assert ReferenceAnswerVersion.objects.filter(question=question, status="published").count() == 1
 
 
+def test_admin_resends_a_running_regrade_then_cancels_it_once(
+    login, expert, reviewer, settings, django_capture_on_commit_callbacks
+):
+    settings.LANGUAGE_CODE = "en"
+    question, _ = _corrected_question(expert, reviewer)
+    with django_capture_on_commit_callbacks(execute=False):  # the first messages are "lost"
+        run = regrade.regrade_run_start(question=question, actor=expert)
+    client = login(expert)
+    base = f"/admin/questions/question/{question.pk}/regrade/{run.pk}"
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        response = client.post(f"{base}/resume/", follow=True)
+    assert "3 attempts sent to grading again." in response.content.decode()
+    assert len(sent) == 1  # one on-commit send of the pending attempts
+    response = client.post(f"{base}/cancel/", follow=True)
+    assert "Regrade cancelled" in response.content.decode()
+    run.refresh_from_db()
+    assert run.status == RegradeRun.Status.CANCELLED
+    response = client.post(f"{base}/cancel/", follow=True)  # refused, readable, nothing changes
+    assert "it cannot be cancelled" in response.content.decode()
+    assert not Grade.objects.filter(regrade_run=run, is_current=True).exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_dry_run_and_apply_with_a_real_worker(make_user):
     """The tasks go through the broker to a real Celery worker consuming the grading queue."""
