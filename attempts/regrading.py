@@ -10,16 +10,13 @@ reference version is the curation area's regrade run (``questions.regrade``).
 from __future__ import annotations
 
 import logging
-from functools import partial
 from typing import Any
 
-from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.roles import is_expert
 from attempts.models import Attempt
-from attempts.services import attempt_retry, attempt_send_to_grading
+from attempts.services import attempt_retry, attempt_send_again
 from interview_platform.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -31,20 +28,10 @@ def attempt_regrade(*, attempt: Attempt, actor: Any) -> Attempt:
         raise ServiceError(_("Only experts may regrade an attempt."), code="permission_denied", status_code=403)
     if attempt.status == Attempt.Status.FAILED:
         return attempt_retry(attempt=attempt, actor=actor)
-    now = timezone.now()
-    with transaction.atomic():
-        changed = Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.GRADED).update(
-            status=Attempt.Status.QUEUED, enqueued_at=now, grading_started_at=None, error_message="", updated_at=now
-        )
-        if not changed:
-            attempt.refresh_from_db()
-            raise ServiceError(
-                _("Only a graded or failed attempt can be regraded (this one is %(status)s).")
-                % {"status": attempt.get_status_display()},
-                code="invalid_state",
-                status_code=409,
-            )
-        transaction.on_commit(partial(attempt_send_to_grading, attempt.pk, attempt.request_id))
+    attempt = attempt_send_again(
+        attempt=attempt,
+        from_status=Attempt.Status.GRADED,
+        refusal=_("Only a graded or failed attempt can be regraded (this one is %(status)s)."),
+    )
     logger.info("attempt %s sent to grading again by expert %s", attempt.pk, actor.pk)
-    attempt.refresh_from_db()
     return attempt

@@ -134,24 +134,32 @@ def attempt_retry(*, attempt: Attempt, actor: Any) -> Attempt:
             code="permission_denied",
             status_code=403,
         )
+    attempt = attempt_send_again(
+        attempt=attempt,
+        from_status=Attempt.Status.FAILED,
+        refusal=_("Only a failed attempt can be sent to grading again (this one is %(status)s)."),
+    )
+    logger.info("attempt %s sent to grading again by user %s", attempt.pk, actor.pk)
+    return attempt
+
+
+def attempt_send_again(*, attempt: Attempt, from_status: str, refusal: str) -> Attempt:
+    """Put an attempt in ``from_status`` back to ``queued`` and send it on commit.
+
+    A conditional update, so two concurrent requests send it once; any other status is
+    refused with 409 and ``refusal`` (which may name the current ``%(status)s``).
+    """
+    now = timezone.now()
     with transaction.atomic():
-        changed = Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.FAILED).update(
-            status=Attempt.Status.QUEUED,
-            error_message="",
-            enqueued_at=timezone.now(),
-            grading_started_at=None,
-            updated_at=timezone.now(),
+        changed = Attempt.objects.filter(pk=attempt.pk, status=from_status).update(
+            status=Attempt.Status.QUEUED, error_message="", enqueued_at=now, grading_started_at=None, updated_at=now
         )
         if not changed:
             attempt.refresh_from_db()
             raise ServiceError(
-                _("Only a failed attempt can be sent to grading again (this one is %(status)s).")
-                % {"status": attempt.get_status_display()},
-                code="invalid_state",
-                status_code=409,
+                refusal % {"status": attempt.get_status_display()}, code="invalid_state", status_code=409
             )
         transaction.on_commit(partial(attempt_send_to_grading, attempt.pk, attempt.request_id))
-    logger.info("attempt %s sent to grading again by user %s", attempt.pk, actor.pk)
     attempt.refresh_from_db()
     return attempt
 
